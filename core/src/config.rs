@@ -1,0 +1,193 @@
+//! Parsing and validating a filter's JSON configuration.
+//!
+//! Envoy hands the plugin its `configuration` as bytes (a `StringValue`
+//! holding JSON; Istio renders `pluginConfig` into the same JSON). It is
+//! parsed once, in `on_configure`, into typed structs that reject unknown
+//! fields, then checked as a whole by [`Validate`]. Every error names the
+//! field at fault by its path, e.g. `rules[1].limit.requests`.
+
+use serde::de::DeserializeOwned;
+use std::fmt;
+
+/// The largest configuration accepted, in bytes.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+/// A configuration that was refused: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    field: String,
+    reason: String,
+}
+
+impl ConfigError {
+    /// An error at `field` (a path such as `rules[0].name`; empty for the
+    /// document as a whole).
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Moves the error under `parent`: `name` at `rules[2]` becomes
+    /// `rules[2].name`.
+    #[must_use]
+    pub fn within(mut self, parent: &str) -> Self {
+        self.field = match (parent.is_empty(), self.field.is_empty()) {
+            (true, _) => self.field,
+            (false, true) => parent.to_owned(),
+            (false, false) if self.field.starts_with('[') => format!("{parent}{}", self.field),
+            (false, false) => format!("{parent}.{}", self.field),
+        };
+        self
+    }
+
+    /// The path of the offending field; empty for the document itself.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// Why the field was refused.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "invalid configuration: {}", self.reason)
+        } else {
+            write!(
+                f,
+                "invalid configuration: field `{}`: {}",
+                self.field, self.reason
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Checks that a parsed configuration makes sense as a whole: what types
+/// alone cannot say (unique names, ranges that depend on other fields).
+pub trait Validate {
+    /// Returns the first problem found, naming its field.
+    fn validate(&self) -> Result<(), ConfigError>;
+}
+
+/// Validates each item of a list, naming a failing item by its index under
+/// `field`.
+pub fn validate_each<T: Validate>(field: &str, items: &[T]) -> Result<(), ConfigError> {
+    items.iter().enumerate().try_for_each(|(i, item)| {
+        item.validate()
+            .map_err(|e| e.within(&format!("{field}[{i}]")))
+    })
+}
+
+/// Parses and validates a configuration. Empty input (no `configuration`
+/// given) reads as `{}`, so a filter whose fields all have defaults runs
+/// without one.
+pub fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ConfigError> {
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::new(
+            "",
+            format!(
+                "{} bytes is larger than the {MAX_CONFIG_BYTES} bytes allowed",
+                bytes.len()
+            ),
+        ));
+    }
+    let text = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => b"{}".as_slice(),
+        Some(b'{') => bytes,
+        Some(_) => return Err(ConfigError::new("", "must be a JSON object")),
+    };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let config: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        ConfigError::new(field, e.into_inner().to_string())
+    })?;
+    de.end()
+        .map_err(|e| ConfigError::new("", format!("trailing characters: {e}")))?;
+    config.validate()?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Limit {
+        requests: u32,
+    }
+
+    impl Validate for Limit {
+        fn validate(&self) -> Result<(), ConfigError> {
+            if self.requests == 0 {
+                return Err(ConfigError::new("requests", "must be at least 1"));
+            }
+            Ok(())
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Root {
+        #[serde(default)]
+        limits: Vec<Limit>,
+    }
+
+    impl Validate for Root {
+        fn validate(&self) -> Result<(), ConfigError> {
+            validate_each("limits", &self.limits)
+        }
+    }
+
+    #[test]
+    fn empty_input_reads_as_an_empty_object() {
+        let root: Root = parse(b"  ").unwrap();
+        assert!(root.limits.is_empty());
+    }
+
+    #[test]
+    fn type_errors_name_the_nested_field() {
+        let err =
+            parse::<Root>(br#"{"limits": [{"requests": 1}, {"requests": "x"}]}"#).unwrap_err();
+        assert_eq!(err.field(), "limits[1].requests");
+        assert!(err.reason().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        let err = parse::<Root>(br#"{"limits": [{"requests": 1, "burst": 2}]}"#).unwrap_err();
+        assert_eq!(err.field(), "limits[0].burst");
+        assert!(err.reason().contains("unknown field `burst`"), "{err}");
+        let err = parse::<Root>(br#"{"limit": []}"#).unwrap_err();
+        assert!(err.reason().contains("unknown field `limit`"), "{err}");
+    }
+
+    #[test]
+    fn validation_errors_name_the_item() {
+        let err = parse::<Root>(br#"{"limits": [{"requests": 1}, {"requests": 0}]}"#).unwrap_err();
+        assert_eq!(err.field(), "limits[1].requests");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: field `limits[1].requests`: must be at least 1"
+        );
+    }
+
+    #[test]
+    fn malformed_and_oversized_documents_are_refused() {
+        assert!(parse::<Root>(b"{").is_err());
+        assert!(parse::<Root>(b"{} {}").is_err());
+        assert!(parse::<Root>(b"[]").is_err());
+        let big = vec![b' '; MAX_CONFIG_BYTES + 1];
+        let err = parse::<Root>(&big).unwrap_err();
+        assert!(err.reason().contains("larger than"), "{err}");
+    }
+}

@@ -1,0 +1,27 @@
+//! A filter: its configuration, what it builds from it once, and the stage
+//! it runs per request.
+
+use crate::config::{ConfigError, Validate};
+use crate::stage::Stage;
+use serde::de::DeserializeOwned;
+use std::rc::Rc;
+
+/// One meshwasm filter. The adapter parses and validates [`Filter::Config`]
+/// once per VM in `on_configure`, builds the filter with [`Filter::new`],
+/// and asks it for a fresh [`Filter::Stage`] for every request.
+pub trait Filter: Sized + 'static {
+    /// The filter's short name, as used in logs (`auth`, `rate-limit`, ...).
+    const NAME: &'static str;
+    /// The JSON configuration, parsed with unknown fields refused.
+    type Config: DeserializeOwned + Validate;
+    /// The per-request state and logic.
+    type Stage: Stage + 'static;
+
+    /// Builds the filter from a configuration that has passed
+    /// [`Validate`]; anything costly (compiling matchers, decoding keys)
+    /// happens here, never per request.
+    fn new(config: Self::Config) -> Result<Self, ConfigError>;
+
+    /// The stage that handles one request.
+    fn stage(self: &Rc<Self>) -> Self::Stage;
+}

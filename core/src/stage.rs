@@ -1,0 +1,120 @@
+//! The stage model: a filter's per-request logic, written against a small
+//! [`Host`] trait so it runs the same inside Envoy and in a unit test.
+//!
+//! A module runs one stage (a single filter) or several in a row
+//! ([`Chain`](crate::chain::Chain)) in one Wasm context.
+
+use std::fmt;
+
+/// The longest header value a stage reads; longer values are refused with
+/// [`HostError::TooLarge`] rather than copied into the VM.
+pub const MAX_HEADER_VALUE_BYTES: usize = 16 * 1024;
+
+/// Which header map an operation is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderMap {
+    /// The request headers, on their way to the upstream.
+    Request,
+    /// The response headers, on their way to the client.
+    Response,
+}
+
+/// A host call that did not succeed. Stages decide what failure means for
+/// them (fail open or closed); they never trap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// The host answered with an unexpected status.
+    Status(String),
+    /// A header value is not valid UTF-8.
+    NotUtf8 {
+        /// The header's name.
+        header: String,
+    },
+    /// A header value is longer than [`MAX_HEADER_VALUE_BYTES`].
+    TooLarge {
+        /// The header's name.
+        header: String,
+        /// The value's length in bytes.
+        len: usize,
+    },
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status(status) => write!(f, "host call failed: {status}"),
+            Self::NotUtf8 { header } => write!(f, "header `{header}` is not valid UTF-8"),
+            Self::TooLarge { header, len } => write!(
+                f,
+                "header `{header}` is {len} bytes, over the {MAX_HEADER_VALUE_BYTES} bytes read"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// What a stage may ask of the proxy for the request it is handling.
+pub trait Host {
+    /// The value of a header, or `None` when absent.
+    fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError>;
+    /// Replaces every value of a header with one value.
+    fn set_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError>;
+    /// Adds a value to a header, keeping the values it has.
+    fn add_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError>;
+    /// Removes every value of a header.
+    fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError>;
+}
+
+/// What happens to a request after a stage has seen its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flow {
+    /// Hand the request on: to the next stage, then the next filter.
+    Continue,
+    /// Answer the client now; the request goes no further.
+    Respond(LocalResponse),
+}
+
+/// An answer a filter sends itself instead of the upstream's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Headers to send, beyond those Envoy adds.
+    pub headers: Vec<(String, String)>,
+    /// The body; may be empty.
+    pub body: Vec<u8>,
+}
+
+impl LocalResponse {
+    /// The error answer every meshwasm filter sends:
+    /// `{"error": "<code>", "message": "<text>"}` as `application/json`.
+    pub fn json_error(status: u16, error: &str, message: &str) -> Self {
+        let body = serde_json::json!({ "error": error, "message": message }).to_string();
+        Self {
+            status,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: body.into_bytes(),
+        }
+    }
+
+    /// Adds a header to the answer.
+    #[must_use]
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// A filter's per-request logic. Each hook has a do-nothing default, so a
+/// stage implements only the phases it cares about.
+pub trait Stage {
+    /// The request headers have arrived.
+    fn on_request_headers(&mut self, _host: &mut dyn Host) -> Flow {
+        Flow::Continue
+    }
+
+    /// The response headers have arrived (from the upstream, or from a
+    /// local response).
+    fn on_response_headers(&mut self, _host: &mut dyn Host) {}
+}

@@ -1,0 +1,186 @@
+//! Starts a real Envoy for one test and always stops it.
+
+use crate::bootstrap::Bootstrap;
+use crate::client::{self, Answer};
+use crate::envoy_binary;
+use std::fmt;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long Envoy may take to become ready (V8 compiles each module).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Envoy's worker threads: two, so that what crosses workers is exercised.
+const CONCURRENCY: &str = "2";
+
+/// A running Envoy. Dropping it stops it; if the test is failing, its log
+/// is printed first.
+pub struct Envoy {
+    child: Child,
+    dir: PathBuf,
+    admin: String,
+    listener: String,
+}
+
+/// Envoy did not become ready: it refused the config, or timed out.
+#[derive(Debug)]
+pub struct StartError {
+    /// What went wrong.
+    pub reason: String,
+    /// Everything Envoy logged.
+    pub log: String,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Envoy did not start: {}\n--- Envoy log ---\n{}",
+            self.reason, self.log
+        )
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl Envoy {
+    /// Writes the config to a fresh folder, starts Envoy on it with
+    /// `--concurrency 2` and a dynamic base id, and waits for the admin
+    /// `/ready`.
+    pub fn start(bootstrap: &Bootstrap) -> Result<Self, StartError> {
+        let dir = fresh_dir();
+        let config = dir.join("envoy.json");
+        let log_path = dir.join("envoy.log");
+        let admin_path = dir.join("admin-address");
+        let fail = |reason: String| StartError {
+            reason,
+            log: fs::read_to_string(&log_path).unwrap_or_default(),
+        };
+        fs::write(&config, bootstrap.to_json().to_string())
+            .map_err(|e| fail(format!("cannot write {}: {e}", config.display())))?;
+        let log = File::create(&log_path)
+            .map_err(|e| fail(format!("cannot create {}: {e}", log_path.display())))?;
+        let binary = envoy_binary();
+        let child = Command::new(&binary)
+            .arg("-c")
+            .arg(&config)
+            .args(["--concurrency", CONCURRENCY, "--use-dynamic-base-id"])
+            .arg("--admin-address-path")
+            .arg(&admin_path)
+            .args(["--log-level", "info", "--disable-hot-restart"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| {
+                fail(format!(
+                    "cannot run {} ({e}); run `make envoy` or set ENVOY",
+                    binary.display()
+                ))
+            })?;
+        let mut envoy = Self {
+            child,
+            dir,
+            admin: String::new(),
+            listener: String::new(),
+        };
+        envoy.wait_ready(&admin_path).map_err(fail)?;
+        Ok(envoy)
+    }
+
+    fn wait_ready(&mut self, admin_path: &Path) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("Envoy exited with {status}"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not ready after {READY_TIMEOUT:?}"));
+            }
+            if let Ok(addr) = fs::read_to_string(admin_path) {
+                self.admin = format!("http://{}", addr.trim());
+                if self.admin_ready() {
+                    self.listener = self.listener_url()?;
+                    return Ok(());
+                }
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn admin_ready(&self) -> bool {
+        ureq::get(&format!("{}/ready", self.admin))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+    }
+
+    fn listener_url(&self) -> Result<String, String> {
+        let listeners = self.admin_get("/listeners?format=json").json();
+        let address = &listeners["listener_statuses"][0]["local_address"]["socket_address"];
+        match (address["address"].as_str(), address["port_value"].as_u64()) {
+            (Some(ip), Some(port)) => Ok(format!("http://{ip}:{port}")),
+            _ => Err(format!("no listener address in {listeners}")),
+        }
+    }
+
+    /// Sends a GET through the listener.
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.request("GET", path, headers, b"")
+    }
+
+    /// Sends any request through the listener.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        client::send(method, &format!("{}{path}", self.listener), headers, body)
+    }
+
+    /// Sends a GET to the admin API, e.g. `/stats/prometheus`.
+    pub fn admin_get(&self, path: &str) -> Answer {
+        client::send("GET", &format!("{}{path}", self.admin), &[], b"")
+    }
+
+    /// The listener's base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.listener
+    }
+
+    /// Everything Envoy has logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            // Captured by the test runner and shown with the failure.
+            println!("--- Envoy log ({}) ---\n{}", self.dir.display(), self.log());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A new folder under `target/e2e` for one Envoy's config and log.
+fn fresh_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = crate::workspace_root().join("target/e2e").join(format!(
+        "envoy-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::create_dir_all(&dir);
+    dir
+}
