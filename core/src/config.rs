@@ -85,6 +85,27 @@ pub fn validate_each<T: Validate>(field: &str, items: &[T]) -> Result<(), Config
     })
 }
 
+/// Validates each item of a list, as [`validate_each`], and checks that no
+/// two items share a name (rules are named in stats and logs).
+pub fn validate_named<T: Validate>(
+    field: &str,
+    items: &[T],
+    name: impl Fn(&T) -> &str,
+) -> Result<(), ConfigError> {
+    validate_each(field, items)?;
+    let mut seen = std::collections::HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let name = name(item);
+        if !seen.insert(name) {
+            return Err(ConfigError::new(
+                format!("{field}[{i}].name"),
+                format!("`{name}` names another item already"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses and validates a configuration. Empty input (no `configuration`
 /// given) reads as `{}`, so a filter whose fields all have defaults runs
 /// without one.
@@ -146,6 +167,34 @@ mod tests {
         fn validate(&self) -> Result<(), ConfigError> {
             validate_each("limits", &self.limits)
         }
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Named {
+        name: String,
+        limit: Limit,
+    }
+
+    impl Validate for Named {
+        fn validate(&self) -> Result<(), ConfigError> {
+            self.limit.validate().map_err(|e| e.within("limit"))
+        }
+    }
+
+    #[test]
+    fn named_items_are_validated_and_unique() {
+        let items: Vec<Named> = serde_json::from_str(
+            r#"[{"name": "a", "limit": {"requests": 1}}, {"name": "a", "limit": {"requests": 1}}]"#,
+        )
+        .unwrap();
+        let err = validate_named("rules", &items, |n| &n.name).unwrap_err();
+        assert_eq!(err.field(), "rules[1].name");
+        let err = validate_named("rules", &items[..1], |n| &n.name);
+        assert_eq!(err, Ok(()));
+        let bad: Vec<Named> =
+            serde_json::from_str(r#"[{"name": "b", "limit": {"requests": 0}}]"#).unwrap();
+        let err = validate_named("rules", &bad, |n| &n.name).unwrap_err();
+        assert_eq!(err.field(), "rules[0].limit.requests");
     }
 
     #[test]

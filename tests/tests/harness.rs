@@ -12,7 +12,10 @@ fn named_upstreams_show_which_cluster_a_request_reached() {
         .unwrap_or_else(|e| panic!("{e}"));
 
     assert_eq!(envoy.get("/a", &[]).json()["upstream"], "v1");
-    assert_eq!(envoy.get("/b", &[("x-route-version", "v2")]).json()["upstream"], "v2");
+    assert_eq!(
+        envoy.get("/b", &[("x-route-version", "v2")]).json()["upstream"],
+        "v2"
+    );
     let (to_v1, to_v2) = (v1.received(), v2.received());
     assert_eq!(to_v1.len(), 1);
     assert_eq!(to_v1[0].path, "/a");

@@ -2,7 +2,6 @@
 
 use meshwasm_core::{ConfigError, HeaderName, Validate};
 use serde::Deserialize;
-use std::collections::HashSet;
 
 /// The header-router filter's JSON configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,18 +66,7 @@ pub struct Header {
 
 impl Validate for HeaderRouterConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        let mut names = HashSet::new();
-        for (i, rule) in self.rules.iter().enumerate() {
-            let at = format!("rules[{i}]");
-            rule.validate().map_err(|e| e.within(&at))?;
-            if !names.insert(rule.name.as_str()) {
-                return Err(ConfigError::new(
-                    format!("{at}.name"),
-                    format!("`{}` names another rule already", rule.name),
-                ));
-            }
-        }
-        Ok(())
+        meshwasm_core::config::validate_named("rules", &self.rules, |r| &r.name)
     }
 }
 

@@ -86,18 +86,7 @@ pub enum FailureMode {
 
 impl Validate for RateLimitConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        let mut names = HashSet::new();
-        for (i, rule) in self.rules.iter().enumerate() {
-            let at = format!("rules[{i}]");
-            rule.validate().map_err(|e| e.within(&at))?;
-            if !names.insert(rule.name.as_str()) {
-                return Err(ConfigError::new(
-                    format!("{at}.name"),
-                    format!("`{}` names another rule already", rule.name),
-                ));
-            }
-        }
-        Ok(())
+        meshwasm_core::config::validate_named("rules", &self.rules, |r| &r.name)
     }
 }
 
