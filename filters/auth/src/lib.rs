@@ -5,6 +5,7 @@
 //! only the filter can name a consumer to the upstream.
 
 pub mod config;
+pub mod jwt;
 
 use config::AuthConfig;
 use meshwasm_core::{ConfigError, Filter, Flow, HeaderMap, Host, LocalResponse, Stage};

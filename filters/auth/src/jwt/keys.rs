@@ -1,0 +1,1 @@
+//! JSON Web Keys and JWS signature verification (being written).

@@ -1,0 +1,3 @@
+//! JSON Web Tokens: keys, signatures, claims.
+
+pub mod keys;
