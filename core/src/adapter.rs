@@ -8,12 +8,14 @@
 use crate::config::{self, ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
 use crate::stage::{
-    Flow, HeaderMap, Host, HostError, LocalResponse, Stage, MAX_HEADER_VALUE_BYTES,
+    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, Outbound, OutboundCall, Stage,
+    MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Status};
 use std::rc::Rc;
+use std::time::SystemTime;
 
 /// Registers `F` as this module's only root context. Called from
 /// [`export_filter!`](crate::export_filter) when the VM starts.
@@ -57,12 +59,24 @@ impl<F: Filter> Root<F> {
     }
 }
 
-impl<F: Filter> Context for Root<F> {}
+impl<F: Filter> Context for Root<F> {
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
+        if let Some(filter) = &self.filter {
+            filter.on_call_response(token, &read_call_response(headers, body_size));
+        }
+    }
+}
 
 impl<F: Filter> RootContext for Root<F> {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         match Self::configure(plugin_configuration_size) {
             Ok(filter) => {
+                if let Some(period) = filter.tick_period() {
+                    if let Err(status) = hostcalls::set_tick_period(period) {
+                        log::error!("meshwasm {}: cannot set a timer: {status:?}", F::NAME);
+                        return false;
+                    }
+                }
                 log::info!("meshwasm {}: configured", F::NAME);
                 self.filter = Some(Rc::new(filter));
                 true
@@ -84,6 +98,12 @@ impl<F: Filter> RootContext for Root<F> {
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
+
+    fn on_tick(&mut self) {
+        if let Some(filter) = &self.filter {
+            filter.on_tick(&mut ProxyHost);
+        }
+    }
 }
 
 /// The per-request context: hands each phase to the stage.
@@ -91,7 +111,23 @@ struct Http<S> {
     stage: S,
 }
 
-impl<S> Context for Http<S> {}
+impl<S: Stage> Context for Http<S> {
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
+        let response = read_call_response(headers, body_size);
+        match self
+            .stage
+            .on_call_response(&mut ProxyHost, token, &response)
+        {
+            Flow::Continue => {
+                if let Err(status) = hostcalls::resume_http_request() {
+                    log::error!("meshwasm: could not resume a request: {status:?}");
+                }
+            }
+            Flow::Respond(answer) => send(&answer),
+            Flow::Pause => {}
+        }
+    }
+}
 
 impl<S: Stage> HttpContext for Http<S> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
@@ -101,6 +137,7 @@ impl<S: Stage> HttpContext for Http<S> {
                 send(&answer);
                 Action::Pause
             }
+            Flow::Pause => Action::Pause,
         }
     }
 
@@ -128,8 +165,58 @@ fn send(answer: &LocalResponse) {
     }
 }
 
-/// [`Host`] over the current HTTP context's host calls.
+/// Reads the answer to an outbound call, bounded; no answer at all
+/// (timeout, failure) reads as no status.
+fn read_call_response(num_headers: usize, body_size: usize) -> CallResponse {
+    if num_headers == 0 {
+        return CallResponse::default();
+    }
+    let headers: Vec<(String, String)> = hostcalls::get_map_bytes(MapType::HttpCallResponseHeaders)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| v.len() <= MAX_HEADER_VALUE_BYTES)
+        .filter_map(|(n, v)| Some((n.to_ascii_lowercase(), String::from_utf8(v).ok()?)))
+        .collect();
+    let status = headers
+        .iter()
+        .find(|(n, _)| n == ":status")
+        .and_then(|(_, v)| v.parse().ok());
+    let read = body_size.min(MAX_CALL_BODY_BYTES);
+    let body = if read == 0 {
+        Vec::new()
+    } else {
+        hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, read)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    CallResponse {
+        status,
+        headers,
+        body,
+        truncated: body_size > read,
+    }
+}
+
+/// [`Host`] over the current context's host calls.
 struct ProxyHost;
+
+impl Outbound for ProxyHost {
+    fn now(&self) -> Result<SystemTime, HostError> {
+        hostcalls::get_current_time().map_err(host_error)
+    }
+
+    fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError> {
+        hostcalls::dispatch_http_call(
+            call.cluster,
+            call.headers.clone(),
+            call.body,
+            Vec::new(),
+            call.timeout,
+        )
+        .map_err(host_error)
+    }
+}
 
 fn map_type(map: HeaderMap) -> MapType {
     match map {

@@ -1,19 +1,29 @@
 //! Several stages in one Wasm context: one VM crossing per request phase
 //! instead of one per filter.
 
-use crate::stage::{Flow, Host, Stage};
+use crate::stage::{CallResponse, Flow, Host, Stage};
 
 /// Runs `first`, then `second`, as Envoy would run two filters in a row:
 /// requests go through `first` then `second`, responses come back through
 /// `second` then `first`. A stage that answers locally stops the request
-/// there, and stages after it never see the request or the answer.
+/// there, and stages after it never see the request or the answer. A stage
+/// that holds the request for a call gets the call's answer, and the
+/// request moves on to `second` when `first` lets it.
 ///
 /// Chains nest: `Chain<A, Chain<B, C>>` runs three stages.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Chain<A, B> {
     first: A,
     second: B,
-    second_ran: bool,
+    /// How far the request got.
+    at: Reached,
+}
+
+/// Which stage has the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reached {
+    First,
+    Second,
 }
 
 impl<A: Stage, B: Stage> Chain<A, B> {
@@ -22,24 +32,45 @@ impl<A: Stage, B: Stage> Chain<A, B> {
         Self {
             first,
             second,
-            second_ran: false,
+            at: Reached::First,
+        }
+    }
+
+    /// Hands the request to `second` once `first` let it go.
+    fn after_first(&mut self, host: &mut dyn Host, flow: Flow) -> Flow {
+        match flow {
+            Flow::Continue => {
+                self.at = Reached::Second;
+                self.second.on_request_headers(host)
+            }
+            other => other,
         }
     }
 }
 
 impl<A: Stage, B: Stage> Stage for Chain<A, B> {
     fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
-        match self.first.on_request_headers(host) {
-            Flow::Continue => {
-                self.second_ran = true;
-                self.second.on_request_headers(host)
+        let flow = self.first.on_request_headers(host);
+        self.after_first(host, flow)
+    }
+
+    fn on_call_response(
+        &mut self,
+        host: &mut dyn Host,
+        token: u32,
+        response: &CallResponse,
+    ) -> Flow {
+        match self.at {
+            Reached::First => {
+                let flow = self.first.on_call_response(host, token, response);
+                self.after_first(host, flow)
             }
-            respond => respond,
+            Reached::Second => self.second.on_call_response(host, token, response),
         }
     }
 
     fn on_response_headers(&mut self, host: &mut dyn Host) {
-        if self.second_ran {
+        if self.at == Reached::Second {
             self.second.on_response_headers(host);
         }
         self.first.on_response_headers(host);
@@ -52,11 +83,12 @@ mod tests {
     use crate::stage::{HeaderMap, LocalResponse};
     use crate::testing::FakeHost;
 
-    /// Appends its name to `x-trace` on the way in and out; denies when
-    /// told to.
+    /// Appends its name to `x-trace` on the way in and out; denies, or
+    /// waits for a call, when told to.
     struct Tracer {
         name: &'static str,
         deny: bool,
+        wait: bool,
     }
 
     impl Stage for Tracer {
@@ -65,9 +97,22 @@ mod tests {
                 .unwrap();
             if self.deny {
                 Flow::Respond(LocalResponse::json_error(403, "denied", self.name))
+            } else if self.wait {
+                Flow::Pause
             } else {
                 Flow::Continue
             }
+        }
+
+        fn on_call_response(&mut self, host: &mut dyn Host, _: u32, r: &CallResponse) -> Flow {
+            let status = r.status.map_or("none".to_owned(), |s| s.to_string());
+            host.add_header(
+                HeaderMap::Request,
+                "x-answer",
+                &format!("{}:{status}", self.name),
+            )
+            .unwrap();
+            Flow::Continue
         }
 
         fn on_response_headers(&mut self, host: &mut dyn Host) {
@@ -77,7 +122,11 @@ mod tests {
     }
 
     fn tracer(name: &'static str) -> Tracer {
-        Tracer { name, deny: false }
+        Tracer {
+            name,
+            deny: false,
+            wait: false,
+        }
     }
 
     #[test]
@@ -93,8 +142,8 @@ mod tests {
     #[test]
     fn a_local_answer_stops_the_chain() {
         let deny = Tracer {
-            name: "b",
             deny: true,
+            ..tracer("b")
         };
         let mut chain = Chain::new(tracer("a"), Chain::new(deny, tracer("c")));
         let mut host = FakeHost::new();
@@ -105,5 +154,27 @@ mod tests {
         chain.on_response_headers(&mut host);
         assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["a", "b"]);
         assert_eq!(host.values(HeaderMap::Response, "x-trace"), ["b", "a"]);
+    }
+
+    #[test]
+    fn a_held_request_moves_on_when_its_call_is_answered() {
+        let wait = Tracer {
+            wait: true,
+            ..tracer("b")
+        };
+        let mut chain = Chain::new(tracer("a"), Chain::new(wait, tracer("c")));
+        let mut host = FakeHost::new();
+        assert_eq!(chain.on_request_headers(&mut host), Flow::Pause);
+        assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["a", "b"]);
+        let answer = CallResponse {
+            status: Some(200),
+            ..CallResponse::default()
+        };
+        assert_eq!(
+            chain.on_call_response(&mut host, 1, &answer),
+            Flow::Continue
+        );
+        assert_eq!(host.values(HeaderMap::Request, "x-answer"), ["b:200"]);
+        assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["a", "b", "c"]);
     }
 }

@@ -2,9 +2,10 @@
 //! it runs per request.
 
 use crate::config::{ConfigError, Validate};
-use crate::stage::Stage;
+use crate::stage::{CallResponse, Outbound, Stage};
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// One meshwasm filter. The adapter parses and validates [`Filter::Config`]
 /// once per VM in `on_configure`, builds the filter with [`Filter::new`],
@@ -24,4 +25,16 @@ pub trait Filter: Sized + 'static {
 
     /// The stage that handles one request.
     fn stage(self: &Rc<Self>) -> Self::Stage;
+
+    /// How often [`Filter::on_tick`] runs, if ever. Asked once, after
+    /// [`Filter::new`].
+    fn tick_period(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Background work on a timer (refreshing a key set, sweeping state).
+    fn on_tick(&self, _outbound: &mut dyn Outbound) {}
+
+    /// The answer to a call dispatched from [`Filter::on_tick`].
+    fn on_call_response(&self, _token: u32, _response: &CallResponse) {}
 }

@@ -22,7 +22,9 @@ pub mod testing;
 pub use config::{ConfigError, Validate};
 pub use filter::Filter;
 pub use names::HeaderName;
-pub use stage::{Flow, HeaderMap, Host, HostError, LocalResponse, Stage};
+pub use stage::{
+    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, Outbound, OutboundCall, Stage,
+};
 
 /// Re-exported for [`export_filter!`].
 #[doc(hidden)]

@@ -5,6 +5,7 @@
 //! ([`Chain`](crate::chain::Chain)) in one Wasm context.
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 /// The longest header value a stage reads; longer values are refused with
 /// [`HostError::TooLarge`] rather than copied into the VM.
@@ -54,8 +55,63 @@ impl fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
+/// The largest answer body an outbound call reads; the rest is cut off
+/// and [`CallResponse::truncated`] says so.
+pub const MAX_CALL_BODY_BYTES: usize = 1024 * 1024;
+
+/// An HTTP request a filter sends itself, through one of Envoy's clusters
+/// (a JWKS endpoint, an external authorization service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundCall<'a> {
+    /// The Envoy cluster to send it through.
+    pub cluster: &'a str,
+    /// Its headers, pseudo-headers (`:method`, `:path`, `:authority`)
+    /// included.
+    pub headers: Vec<(&'a str, &'a str)>,
+    /// Its body, if any.
+    pub body: Option<&'a [u8]>,
+    /// How long to wait for the answer.
+    pub timeout: Duration,
+}
+
+/// The answer to an [`OutboundCall`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallResponse {
+    /// The status code; `None` when no answer came (timeout, connection
+    /// failure, reset).
+    pub status: Option<u16>,
+    /// Response headers, names lowercase; values that are not UTF-8 are
+    /// left out.
+    pub headers: Vec<(String, String)>,
+    /// The body, at most [`MAX_CALL_BODY_BYTES`].
+    pub body: Vec<u8>,
+    /// Whether the body was longer than what was read.
+    pub truncated: bool,
+}
+
+impl CallResponse {
+    /// A header's first value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a filter may ask of the proxy outside any one request's headers:
+/// the time, and calls to other services.
+pub trait Outbound {
+    /// The proxy's wall clock.
+    fn now(&self) -> Result<SystemTime, HostError>;
+    /// Sends a call; its answer comes back, with the returned token, to
+    /// whoever sent it (`Stage::on_call_response` for a stage,
+    /// `Filter::on_call_response` for the filter).
+    fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError>;
+}
+
 /// What a stage may ask of the proxy for the request it is handling.
-pub trait Host {
+pub trait Host: Outbound {
     /// The value of a header, or `None` when absent.
     fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError>;
     /// Replaces every value of a header with one value.
@@ -73,6 +129,9 @@ pub enum Flow {
     Continue,
     /// Answer the client now; the request goes no further.
     Respond(LocalResponse),
+    /// Hold the request: the stage has dispatched a call and decides in
+    /// `Stage::on_call_response`.
+    Pause,
 }
 
 /// An answer a filter sends itself instead of the upstream's.
@@ -111,6 +170,17 @@ impl LocalResponse {
 pub trait Stage {
     /// The request headers have arrived.
     fn on_request_headers(&mut self, _host: &mut dyn Host) -> Flow {
+        Flow::Continue
+    }
+
+    /// The answer to a call this stage dispatched while holding the
+    /// request ([`Flow::Pause`]) has come.
+    fn on_call_response(
+        &mut self,
+        _host: &mut dyn Host,
+        _token: u32,
+        _response: &CallResponse,
+    ) -> Flow {
         Flow::Continue
     }
 

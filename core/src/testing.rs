@@ -1,14 +1,57 @@
 //! An in-memory [`Host`] for unit-testing stages: set up headers, run the
 //! stage, assert on what it left. No scripted sequence of host calls.
 
-use crate::stage::{HeaderMap, Host, HostError};
+use crate::stage::{HeaderMap, Host, HostError, Outbound, OutboundCall};
+use std::time::{Duration, SystemTime};
 
 /// Request and response headers held in memory, names compared
-/// case-insensitively as a proxy compares them.
-#[derive(Debug, Default, Clone)]
+/// case-insensitively as a proxy compares them; a settable clock; and a
+/// record of the calls dispatched.
+#[derive(Debug, Clone)]
 pub struct FakeHost {
     request: Vec<(String, String)>,
     response: Vec<(String, String)>,
+    /// What [`Outbound::now`] answers.
+    pub now: SystemTime,
+    /// Calls dispatched so far; a call's token is its index plus one.
+    pub calls: Vec<SentCall>,
+    /// Makes [`Outbound::dispatch`] fail, as when a cluster is unknown.
+    pub refuse_calls: bool,
+}
+
+/// A call a stage dispatched, as the fake host recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentCall {
+    /// The cluster.
+    pub cluster: String,
+    /// The headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Option<Vec<u8>>,
+    /// The timeout.
+    pub timeout: Duration,
+}
+
+impl SentCall {
+    /// A header's first value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        Self {
+            request: Vec::new(),
+            response: Vec::new(),
+            now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            calls: Vec::new(),
+            refuse_calls: false,
+        }
+    }
 }
 
 impl FakeHost {
@@ -21,7 +64,7 @@ impl FakeHost {
     pub fn with_request(headers: &[(&str, &str)]) -> Self {
         Self {
             request: owned(headers),
-            response: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -54,6 +97,29 @@ fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
         .iter()
         .map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned()))
         .collect()
+}
+
+impl Outbound for FakeHost {
+    fn now(&self) -> Result<SystemTime, HostError> {
+        Ok(self.now)
+    }
+
+    fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError> {
+        if self.refuse_calls {
+            return Err(HostError::Status("BadArgument".to_owned()));
+        }
+        self.calls.push(SentCall {
+            cluster: call.cluster.to_owned(),
+            headers: call
+                .headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: call.body.map(<[u8]>::to_vec),
+            timeout: call.timeout,
+        });
+        u32::try_from(self.calls.len()).map_err(|_| HostError::Status("too many calls".to_owned()))
+    }
 }
 
 impl Host for FakeHost {
