@@ -14,6 +14,7 @@ pub mod adapter;
 pub mod chain;
 pub mod config;
 pub mod filter;
+pub mod matcher;
 pub mod names;
 pub mod stage;
 #[cfg(any(test, feature = "testing"))]

@@ -1,5 +1,6 @@
 //! The header-router filter's configuration.
 
+use meshwasm_core::matcher::RequestMatch;
 use meshwasm_core::{ConfigError, HeaderName, Validate};
 use serde::Deserialize;
 
@@ -21,7 +22,7 @@ pub struct Rule {
     pub name: String,
     /// What the request must look like; an empty match takes every request.
     #[serde(default, rename = "match")]
-    pub matcher: Match,
+    pub matcher: RequestMatch,
     /// Request headers to set, replacing any value the request has.
     #[serde(default)]
     pub set_request_headers: Vec<Header>,
@@ -31,27 +32,6 @@ pub struct Rule {
     /// Go on to the next rules after this one applies.
     #[serde(default, rename = "continue")]
     pub continue_matching: bool,
-}
-
-/// Conditions on a request; all must hold.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Match {
-    /// The path, without the query.
-    pub path: Option<PathMatch>,
-    /// Any of these methods; empty means any method.
-    #[serde(default)]
-    pub methods: Vec<String>,
-}
-
-/// How a path is matched.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum PathMatch {
-    /// The whole path.
-    Exact(String),
-    /// The path's start.
-    Prefix(String),
 }
 
 /// A header to write.
@@ -77,27 +57,6 @@ impl Validate for Rule {
         }
         self.matcher.validate().map_err(|e| e.within("match"))?;
         meshwasm_core::config::validate_each("set_request_headers", &self.set_request_headers)
-    }
-}
-
-impl Validate for Match {
-    fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(PathMatch::Exact(path) | PathMatch::Prefix(path)) = &self.path {
-            if !path.starts_with('/') {
-                return Err(ConfigError::new("path", "must start with `/`"));
-            }
-        }
-        if let Some(i) = self
-            .methods
-            .iter()
-            .position(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase() || b == b'-'))
-        {
-            return Err(ConfigError::new(
-                format!("methods[{i}]"),
-                "must be an uppercase method name such as `GET`",
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -128,7 +87,7 @@ mod tests {
         )
         .unwrap();
         let rule = &config.rules[0];
-        assert_eq!(rule.matcher.path, Some(PathMatch::Prefix("/api/".into())));
+        assert!(rule.matcher.matches("GET", "/api/x"));
         assert!(rule.continue_matching);
     }
 
