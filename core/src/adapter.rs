@@ -62,7 +62,11 @@ impl<F: Filter> Root<F> {
 impl<F: Filter> Context for Root<F> {
     fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         if let Some(filter) = &self.filter {
-            filter.on_call_response(token, &read_call_response(headers, body_size));
+            filter.on_call_response(
+                &mut ProxyHost,
+                token,
+                &read_call_response(headers, body_size),
+            );
         }
     }
 }

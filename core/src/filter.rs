@@ -36,5 +36,11 @@ pub trait Filter: Sized + 'static {
     fn on_tick(&self, _outbound: &mut dyn Outbound) {}
 
     /// The answer to a call dispatched from [`Filter::on_tick`].
-    fn on_call_response(&self, _token: u32, _response: &CallResponse) {}
+    fn on_call_response(
+        &self,
+        _outbound: &mut dyn Outbound,
+        _token: u32,
+        _response: &CallResponse,
+    ) {
+    }
 }

@@ -1,20 +1,72 @@
 //! The meshwasm auth filter: decides who the caller is and whether it may
 //! pass, before anything else runs.
 //!
-//! This stage strips client-sent copies of the identity header, so that
-//! only the filter can name a consumer to the upstream.
+//! Methods (any subset; a request passes when one accepts it, and that
+//! method names the consumer): API keys, HTTP Basic, JWT with inline or
+//! remote JWKS, and external authorization over HTTP. Ordered rules pick,
+//! per path and method, which methods apply (or none: anonymous), and
+//! which consumers and claims may pass.
 
+pub mod api_key;
+pub mod basic;
 pub mod config;
+pub mod credentials;
+pub mod ext_authz;
 pub mod jwt;
+pub mod rules;
+pub mod stage;
 
+use api_key::ApiKeys;
+use basic::BasicUsers;
 use config::AuthConfig;
-use meshwasm_core::{ConfigError, Filter, Flow, HeaderMap, Host, LocalResponse, Stage};
+use ext_authz::ExtAuthz;
+use jwt::provider::Provider;
+use jwt::Jwt;
+use meshwasm_core::{CallResponse, ConfigError, Filter, Outbound};
+use rules::Rules;
+use stage::AuthStage;
 use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The configured auth filter.
 #[derive(Debug)]
 pub struct Auth {
     config: AuthConfig,
+    api_keys: Option<ApiKeys>,
+    basic: Option<BasicUsers>,
+    jwt: Option<Jwt>,
+    ext_authz: Option<ExtAuthz>,
+    rules: Rules,
+    /// Headers only the filter may set: the client's copies are removed.
+    owned_headers: Vec<String>,
+}
+
+impl Auth {
+    /// Takes the answer to a JWKS fetch of `provider`, if it is the one
+    /// under way.
+    fn take_jwks(&self, provider: &Provider, call: u32, answer: &CallResponse, now: u64) {
+        let Some(remote) = provider.remote() else {
+            return;
+        };
+        let mut remote = remote.borrow_mut();
+        if !remote.is_pending(call) {
+            return;
+        }
+        match remote.finish(answer, now) {
+            Ok(count) => log::info!(
+                "meshwasm auth: provider `{}`: {count} key(s) fetched",
+                provider.name
+            ),
+            Err(why) => log::warn!("meshwasm auth: provider `{}`: {why}", provider.name),
+        }
+    }
+
+    fn remote_providers(&self) -> impl Iterator<Item = &Provider> {
+        self.jwt
+            .iter()
+            .flat_map(|j| &j.providers)
+            .filter(|p| p.remote().is_some())
+    }
 }
 
 impl Filter for Auth {
@@ -23,83 +75,77 @@ impl Filter for Auth {
     type Stage = AuthStage;
 
     fn new(config: AuthConfig) -> Result<Self, ConfigError> {
-        Ok(Self { config })
+        let jwt = config.jwt.as_ref().map(Jwt::new).transpose()?;
+        let ext_authz = config.ext_authz.as_ref().map(ExtAuthz::new);
+        let mut owned_headers = vec![config.identity_header.as_str().to_owned()];
+        let claim_headers = jwt
+            .iter()
+            .flat_map(|j| &j.providers)
+            .flat_map(|p| &p.claim_to_headers)
+            .map(|c| &c.header);
+        let authz_headers = ext_authz.iter().flat_map(|a| a.upstream_headers());
+        for name in claim_headers.chain(authz_headers) {
+            if !owned_headers.iter().any(|h| h == name.as_str()) {
+                owned_headers.push(name.as_str().to_owned());
+            }
+        }
+        Ok(Self {
+            api_keys: config.api_key.as_ref().map(ApiKeys::new),
+            basic: config.basic.as_ref().map(BasicUsers::new).transpose()?,
+            rules: Rules::new(&config),
+            jwt,
+            ext_authz,
+            owned_headers,
+            config,
+        })
     }
 
     fn stage(self: &Rc<Self>) -> AuthStage {
-        AuthStage {
-            filter: Rc::clone(self),
-        }
+        AuthStage::new(Rc::clone(self))
     }
-}
 
-/// The auth filter's work on one request.
-#[derive(Debug)]
-pub struct AuthStage {
-    filter: Rc<Auth>,
-}
+    fn tick_period(&self) -> Option<Duration> {
+        self.remote_providers()
+            .next()
+            .map(|_| Duration::from_secs(1))
+    }
 
-impl Stage for AuthStage {
-    fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
-        let header = self.filter.config.identity_header.as_str();
-        match host.remove_header(HeaderMap::Request, header) {
-            Ok(()) => Flow::Continue,
-            // An identity we cannot clear might be a forged one: fail closed.
-            Err(err) => {
-                log::error!("meshwasm auth: could not remove `{header}`: {err}");
-                Flow::Respond(LocalResponse::json_error(
-                    500,
-                    "internal_error",
-                    "the request could not be authenticated",
-                ))
+    fn on_tick(&self, outbound: &mut dyn Outbound) {
+        let now = seconds(outbound);
+        for provider in self.remote_providers() {
+            let Some(remote) = provider.remote() else {
+                continue;
+            };
+            let mut remote = remote.borrow_mut();
+            if remote.refresh_due(now) {
+                match outbound.dispatch(&remote.call()) {
+                    Ok(call) => remote.started(call, now),
+                    Err(e) => log::warn!(
+                        "meshwasm auth: provider `{}`: cannot fetch JWKS: {e}",
+                        provider.name
+                    ),
+                }
             }
         }
     }
+
+    fn on_call_response(&self, outbound: &mut dyn Outbound, token: u32, response: &CallResponse) {
+        let now = seconds(outbound);
+        for provider in self.remote_providers() {
+            self.take_jwks(provider, token, response, now);
+        }
+    }
+}
+
+/// The proxy's clock in whole seconds; the epoch if it cannot be read,
+/// which makes every `exp` in the past: tokens fail closed.
+fn seconds(outbound: &dyn Outbound) -> u64 {
+    outbound
+        .now()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 meshwasm_core::export_filter!(Auth);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use meshwasm_core::testing::FakeHost;
-
-    fn auth(config: &str) -> Rc<Auth> {
-        Rc::new(Auth::new(meshwasm_core::config::parse(config.as_bytes()).unwrap()).unwrap())
-    }
-
-    #[test]
-    fn a_client_sent_identity_is_removed() {
-        let mut host =
-            FakeHost::with_request(&[("X-Meshwasm-Consumer", "admin"), ("x-other", "1")]);
-        let flow = auth("").stage().on_request_headers(&mut host);
-        assert_eq!(flow, Flow::Continue);
-        assert!(host
-            .values(HeaderMap::Request, "x-meshwasm-consumer")
-            .is_empty());
-        assert_eq!(host.values(HeaderMap::Request, "x-other"), ["1"]);
-    }
-
-    #[test]
-    fn the_identity_header_is_configurable() {
-        let mut host = FakeHost::with_request(&[("x-user", "admin"), ("x-meshwasm-consumer", "a")]);
-        auth(r#"{"identity_header": "X-User"}"#)
-            .stage()
-            .on_request_headers(&mut host);
-        assert!(host.values(HeaderMap::Request, "x-user").is_empty());
-        assert_eq!(
-            host.values(HeaderMap::Request, "x-meshwasm-consumer"),
-            ["a"]
-        );
-    }
-
-    #[test]
-    fn bad_config_names_the_field() {
-        let err = meshwasm_core::config::parse::<AuthConfig>(br#"{"identity_header": "x y"}"#)
-            .unwrap_err();
-        assert_eq!(err.field(), "identity_header");
-        let err = meshwasm_core::config::parse::<AuthConfig>(br#"{"identity": "x"}"#).unwrap_err();
-        assert!(err.reason().contains("unknown field `identity`"), "{err}");
-    }
-}

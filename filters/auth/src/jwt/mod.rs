@@ -1,3 +1,118 @@
-//! JSON Web Tokens: keys, signatures, claims.
+//! JSON Web Tokens (RFC 7519, RFC 7515, RFC 8725): find the provider that
+//! checks a token, verify it once, remember the result.
 
+pub mod cache;
+pub mod claims;
+pub mod error;
+pub mod jwks;
 pub mod keys;
+pub mod provider;
+pub mod token;
+
+use crate::config::{JwtConfig, TokenSource};
+use cache::{TokenCache, Verified};
+use error::JwtError;
+use meshwasm_core::ConfigError;
+use provider::Provider;
+use std::cell::RefCell;
+use std::rc::Rc;
+use token::Parsed;
+
+/// Why a token was refused, and by which provider (the one whose remote
+/// keys may be worth fetching again).
+#[derive(Debug, PartialEq)]
+pub struct Refusal {
+    /// Why.
+    pub error: JwtError,
+    /// The provider that looked at the token, if one took it.
+    pub provider: Option<usize>,
+}
+
+/// Every configured provider, and the verified-token cache they share.
+#[derive(Debug)]
+pub struct Jwt {
+    /// The providers, in configuration order.
+    pub providers: Vec<Provider>,
+    cache: RefCell<TokenCache>,
+    max_token_bytes: usize,
+}
+
+impl Jwt {
+    /// Compiles every provider.
+    pub fn new(config: &JwtConfig) -> Result<Self, ConfigError> {
+        let providers = config
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Provider::new(p).map_err(|e| e.within(&format!("jwt.providers[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_token_bytes = providers
+            .iter()
+            .map(|p| p.max_token_bytes)
+            .max()
+            .unwrap_or(0);
+        Ok(Self {
+            providers,
+            cache: RefCell::new(TokenCache::new(config.cache_entries)),
+            max_token_bytes,
+        })
+    }
+
+    /// Every place some provider reads a token from, without repeats, in
+    /// configuration order.
+    pub fn sources(&self) -> Vec<&TokenSource> {
+        let mut sources: Vec<&TokenSource> = Vec::new();
+        for source in self.providers.iter().flat_map(|p| &p.sources) {
+            if !sources.contains(&source) {
+                sources.push(source);
+            }
+        }
+        sources
+    }
+
+    /// Verifies `token`, found at `source`, at `now` (seconds). The first
+    /// provider that reads from `source` and takes the token's issuer
+    /// checks it. A token verified before is not verified again while it is
+    /// valid.
+    pub fn authenticate(
+        &self,
+        token: &str,
+        source: &TokenSource,
+        now: u64,
+    ) -> Result<Rc<Verified>, Refusal> {
+        let key = TokenCache::key(token);
+        let cached = self.cache.borrow().get(&key);
+        if let Some(verified) = cached {
+            if let Some(provider) = self.providers.get(verified.provider) {
+                return match provider.check_window(verified.window, now) {
+                    Ok(()) => Ok(verified),
+                    Err(error) => {
+                        self.cache.borrow_mut().remove(&key);
+                        Err(Refusal {
+                            error,
+                            provider: Some(verified.provider),
+                        })
+                    }
+                };
+            }
+        }
+        let refuse = |error, provider| Refusal { error, provider };
+        let parsed = Parsed::parse(token, self.max_token_bytes).map_err(|e| refuse(e, None))?;
+        let (index, provider) = self
+            .providers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.sources.contains(source) && p.takes_issuer(parsed.issuer()))
+            .ok_or(refuse(JwtError::UnknownIssuer, None))?;
+        if token.len() > provider.max_token_bytes {
+            return Err(refuse(JwtError::TooLarge, Some(index)));
+        }
+        let verified = Rc::new(
+            provider
+                .verify(index, &parsed, now)
+                .map_err(|e| refuse(e, Some(index)))?,
+        );
+        self.cache.borrow_mut().insert(key, Rc::clone(&verified));
+        Ok(verified)
+    }
+}

@@ -1,0 +1,142 @@
+//! API keys: the consumer is whoever holds the key.
+
+use crate::config::ApiKeyConfig;
+use meshwasm_core::HeaderName;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The configured keys, as SHA-256 digests.
+#[derive(Debug)]
+pub struct ApiKeys {
+    /// The header carrying the key.
+    pub header: HeaderName,
+    /// A query parameter carrying the key.
+    pub query: Option<String>,
+    consumers: Vec<([u8; 32], String)>,
+}
+
+impl ApiKeys {
+    /// Digests every key once. `key_sha256` is known to be 64 hex digits.
+    pub fn new(config: &ApiKeyConfig) -> Self {
+        let consumers = config
+            .consumers
+            .iter()
+            .map(|c| {
+                let digest = match (&c.key, &c.key_sha256) {
+                    (Some(key), _) => Sha256::digest(key.as_bytes()).into(),
+                    (None, Some(hex)) => from_hex(hex),
+                    (None, None) => [0; 32],
+                };
+                (digest, c.name.clone())
+            })
+            .collect();
+        Self {
+            header: config.header.clone(),
+            query: config.query.clone(),
+            consumers,
+        }
+    }
+
+    /// The consumer holding `key`. Compares fixed-length digests in
+    /// constant time, against every consumer, so timing tells nothing
+    /// about how close a guess came.
+    pub fn consumer(&self, key: &str) -> Option<&str> {
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let mut found = None;
+        for (candidate, name) in &self.consumers {
+            if bool::from(candidate.ct_eq(&digest)) {
+                found = Some(name.as_str());
+            }
+        }
+        found
+    }
+}
+
+/// 64 hex digits to 32 bytes; validation made sure of the form.
+fn from_hex(hex: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        let digits = std::str::from_utf8(pair).unwrap_or("00");
+        *byte = u8::from_str_radix(digits, 16).unwrap_or(0);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> ApiKeys {
+        let config: crate::config::AuthConfig = meshwasm_core::config::parse(
+            br#"{"api_key": {"consumers": [
+                {"name": "alice", "key": "alice-key-0123456789"},
+                {"name": "bob", "key_sha256": "6D8D5B0B8E7A4F1E5E1F3F4B0E1C6C0F1A7E2B0A3D5C9E8F7A6B5C4D3E2F1A0B"}
+            ]}}"#,
+        )
+        .unwrap();
+        ApiKeys::new(config.api_key.as_ref().unwrap())
+    }
+
+    #[test]
+    fn a_plain_key_names_its_consumer() {
+        let keys = keys();
+        assert_eq!(keys.consumer("alice-key-0123456789"), Some("alice"));
+        assert_eq!(keys.consumer("alice-key-012345678"), None);
+        assert_eq!(keys.consumer(""), None);
+        assert_eq!(keys.header.as_str(), "x-api-key");
+    }
+
+    #[test]
+    fn a_digest_matches_the_key_it_was_made_from() {
+        let digest = hex_of(&Sha256::digest(b"bob's key"));
+        let config: crate::config::AuthConfig = meshwasm_core::config::parse(
+            format!(r#"{{"api_key": {{"query": "k", "consumers": [{{"name": "bob", "key_sha256": "{digest}"}}]}}}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let keys = ApiKeys::new(config.api_key.as_ref().unwrap());
+        assert_eq!(keys.consumer("bob's key"), Some("bob"));
+        assert_eq!(keys.consumer(&digest), None);
+        assert_eq!(keys.query.as_deref(), Some("k"));
+    }
+
+    fn hex_of(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn bad_consumers_are_named() {
+        let cases = [
+            (r#"{"api_key": {"consumers": []}}"#, "api_key.consumers"),
+            (
+                r#"{"api_key": {"consumers": [{"name": "a"}]}}"#,
+                "api_key.consumers[0]",
+            ),
+            (
+                r#"{"api_key": {"consumers": [{"name": "a", "key": "k", "key_sha256": "00"}]}}"#,
+                "api_key.consumers[0]",
+            ),
+            (
+                r#"{"api_key": {"consumers": [{"name": "a", "key_sha256": "xyz"}]}}"#,
+                "api_key.consumers[0].key_sha256",
+            ),
+            (
+                r#"{"api_key": {"consumers": [{"name": "a b", "key": "k"}]}}"#,
+                "api_key.consumers[0].name",
+            ),
+            (
+                r#"{"api_key": {"consumers": [{"name": "a", "key": "k"}, {"name": "a", "key": "j"}]}}"#,
+                "api_key.consumers[1].name",
+            ),
+            (
+                r#"{"api_key": {"header": "x y", "consumers": [{"name": "a", "key": "k"}]}}"#,
+                "api_key.header",
+            ),
+        ];
+        for (json, field) in cases {
+            let err = meshwasm_core::config::parse::<crate::config::AuthConfig>(json.as_bytes())
+                .unwrap_err();
+            assert_eq!(err.field(), field, "{json}: {err}");
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! A provider's remote JWKS: when to fetch it, and what a fetch gave.
+//!
+//! Each Envoy worker runs its own VM and keeps its own copy. The keys are
+//! fetched when first needed, again every `refresh_seconds`, and (at most
+//! every `unknown_kid_refresh_seconds`) when a token names a `kid` the set
+//! does not have. One fetch at a time; a failed fetch keeps the keys
+//! already held. With no key set at all, tokens are refused.
+
+use super::keys::KeySet;
+use crate::config::RemoteJwks;
+use meshwasm_core::{CallResponse, OutboundCall};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Seconds to wait before fetching again when no key set is held.
+const RETRY_SECONDS: u64 = 1;
+
+/// The state of one remote key set.
+#[derive(Debug)]
+pub struct RemoteKeys {
+    config: RemoteJwks,
+    authority: String,
+    keys: Option<Rc<KeySet>>,
+    fetched_at: Option<u64>,
+    last_attempt: Option<u64>,
+    in_flight: Option<u32>,
+}
+
+impl RemoteKeys {
+    /// Nothing fetched yet.
+    pub fn new(config: RemoteJwks) -> Self {
+        let authority = config
+            .authority
+            .clone()
+            .unwrap_or_else(|| config.cluster.clone());
+        Self {
+            config,
+            authority,
+            keys: None,
+            fetched_at: None,
+            last_attempt: None,
+            in_flight: None,
+        }
+    }
+
+    /// The keys held, if a fetch ever succeeded.
+    pub fn keys(&self) -> Option<Rc<KeySet>> {
+        self.keys.clone()
+    }
+
+    /// A fetch still waiting for its answer. One whose answer never came
+    /// (the request that sent it went away) counts for its timeout only.
+    fn busy(&self, now: u64) -> bool {
+        let timeout = u64::from(self.config.timeout_ms).div_ceil(1000) + 1;
+        self.in_flight.is_some() && self.last_attempt.is_some_and(|t| now < t + timeout)
+    }
+
+    fn since_attempt(&self, now: u64, seconds: u64) -> bool {
+        self.last_attempt
+            .is_none_or(|t| now >= t.saturating_add(seconds))
+    }
+
+    /// Whether the timer should fetch now.
+    pub fn refresh_due(&self, now: u64) -> bool {
+        if self.busy(now) {
+            return false;
+        }
+        match self.fetched_at {
+            None => self.since_attempt(now, RETRY_SECONDS),
+            Some(t) => {
+                now >= t.saturating_add(u64::from(self.config.refresh_seconds))
+                    && self.since_attempt(now, RETRY_SECONDS)
+            }
+        }
+    }
+
+    /// Whether a request that found no usable key may fetch now.
+    pub fn fetch_allowed(&self, now: u64) -> bool {
+        let wait = if self.keys.is_some() {
+            u64::from(self.config.unknown_kid_refresh_seconds)
+        } else {
+            RETRY_SECONDS
+        };
+        !self.busy(now) && self.since_attempt(now, wait)
+    }
+
+    /// The request to send.
+    pub fn call(&self) -> OutboundCall<'_> {
+        OutboundCall {
+            cluster: &self.config.cluster,
+            headers: vec![
+                (":method", "GET"),
+                (":path", &self.config.path),
+                (":authority", &self.authority),
+                ("accept", "application/json"),
+            ],
+            body: None,
+            timeout: Duration::from_millis(u64::from(self.config.timeout_ms)),
+        }
+    }
+
+    /// Records that a fetch went out with this token.
+    pub fn started(&mut self, token: u32, now: u64) {
+        self.in_flight = Some(token);
+        self.last_attempt = Some(now);
+    }
+
+    /// Whether `token` is the fetch under way.
+    pub fn is_pending(&self, token: u32) -> bool {
+        self.in_flight == Some(token)
+    }
+
+    /// Takes the answer to the fetch under way: the number of usable keys,
+    /// or why the answer was refused (the keys held stay).
+    pub fn finish(&mut self, response: &CallResponse, now: u64) -> Result<usize, String> {
+        self.in_flight = None;
+        match response.status {
+            Some(200) => {}
+            Some(status) => return Err(format!("JWKS endpoint answered {status}")),
+            None => return Err("JWKS endpoint did not answer".to_owned()),
+        }
+        if response.truncated || response.body.len() > self.config.max_bytes {
+            return Err(format!(
+                "JWKS is larger than {} bytes",
+                self.config.max_bytes
+            ));
+        }
+        let keys = KeySet::parse(&response.body).map_err(|e| format!("JWKS refused: {e}"))?;
+        let count = keys.len();
+        self.keys = Some(Rc::new(keys));
+        self.fetched_at = Some(now);
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote() -> RemoteKeys {
+        let config: RemoteJwks = serde_json::from_str(
+            r#"{"cluster": "idp", "path": "/jwks", "refresh_seconds": 300,
+                "unknown_kid_refresh_seconds": 10, "timeout_ms": 2000, "max_bytes": 4096}"#,
+        )
+        .unwrap();
+        RemoteKeys::new(config)
+    }
+
+    fn answer(status: u16, body: &str) -> CallResponse {
+        CallResponse {
+            status: Some(status),
+            body: body.as_bytes().to_vec(),
+            ..CallResponse::default()
+        }
+    }
+
+    const JWKS: &str = r#"{"keys": [{"kty": "oct", "kid": "h", "alg": "HS256",
+        "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#;
+
+    #[test]
+    fn the_call_names_cluster_path_and_authority() {
+        let r = remote();
+        let call = r.call();
+        assert_eq!(call.cluster, "idp");
+        assert!(call.headers.contains(&(":path", "/jwks")));
+        assert!(call.headers.contains(&(":authority", "idp")));
+        assert_eq!(call.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn one_fetch_at_a_time_then_periodic_refresh() {
+        let mut r = remote();
+        assert!(r.refresh_due(100) && r.fetch_allowed(100));
+        r.started(7, 100);
+        assert!(!r.refresh_due(101) && !r.fetch_allowed(101));
+        assert!(r.is_pending(7) && !r.is_pending(8));
+        assert_eq!(r.finish(&answer(200, JWKS), 101), Ok(1));
+        assert!(r.keys().is_some());
+        assert!(!r.refresh_due(300));
+        assert!(r.refresh_due(401));
+        // Unknown kids refetch at most every 10 s.
+        assert!(!r.fetch_allowed(105));
+        assert!(r.fetch_allowed(110));
+    }
+
+    #[test]
+    fn a_lost_answer_frees_the_slot_after_the_timeout() {
+        let mut r = remote();
+        r.started(1, 100);
+        assert!(!r.fetch_allowed(102));
+        assert!(r.fetch_allowed(103));
+    }
+
+    #[test]
+    fn failures_keep_the_keys_held() {
+        let mut r = remote();
+        r.started(1, 100);
+        r.finish(&answer(200, JWKS), 100).unwrap();
+        for (bad, why) in [
+            (answer(503, ""), "answered 503"),
+            (CallResponse::default(), "did not answer"),
+            (answer(200, "not json"), "JWKS refused"),
+            (
+                answer(
+                    200,
+                    &format!("{{\"keys\": [], \"x\": \"{}\"}}", "a".repeat(5000)),
+                ),
+                "larger than",
+            ),
+        ] {
+            r.started(2, 500);
+            let err = r.finish(&bad, 500).unwrap_err();
+            assert!(err.contains(why), "{err}");
+            assert_eq!(r.keys().unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn without_keys_retries_come_quickly() {
+        let mut r = remote();
+        r.started(1, 100);
+        assert!(r.finish(&answer(500, ""), 100).is_err());
+        assert!(r.keys().is_none());
+        assert!(!r.fetch_allowed(100));
+        assert!(r.fetch_allowed(101) && r.refresh_due(101));
+    }
+}

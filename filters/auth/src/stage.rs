@@ -1,0 +1,510 @@
+//! The auth filter's work on one request: strip spoofable headers, find
+//! the rule, try the methods it accepts, admit or deny.
+
+use crate::basic::BasicOutcome;
+use crate::config::{Method, TokenSource, MAX_CREDENTIAL_BYTES};
+use crate::credentials::{self, strip_prefix_ignore_case};
+use crate::ext_authz::Verdict;
+use crate::jwt::cache::Verified;
+use crate::jwt::error::JwtError;
+use crate::rules::CompiledRule;
+use crate::{seconds, Auth};
+use meshwasm_core::{CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, Stage};
+use serde_json::Value;
+use std::rc::Rc;
+
+/// The auth filter's state for one request.
+#[derive(Debug)]
+pub struct AuthStage {
+    filter: Rc<Auth>,
+    /// The request's method and path.
+    method: String,
+    path: String,
+    /// How far through the rule's methods the request is.
+    next: usize,
+    /// The first credential that was presented and refused.
+    failure: Option<Failure>,
+    /// What the request waits for.
+    waiting: Waiting,
+}
+
+/// An outbound call the request is held for.
+#[derive(Debug)]
+enum Waiting {
+    Nothing,
+    /// Provider `provider`'s keys, to verify `token` (found at `source`).
+    Keys {
+        call: u32,
+        provider: usize,
+        token: String,
+        source: TokenSource,
+    },
+    /// The authorization service's verdict.
+    Authz {
+        call: u32,
+    },
+}
+
+/// A credential that was presented and refused.
+#[derive(Debug, Clone)]
+enum Failure {
+    ApiKey,
+    Basic,
+    Jwt(JwtError),
+    Unreadable,
+}
+
+impl Failure {
+    fn message(&self) -> String {
+        match self {
+            Self::ApiKey => "the API key is not valid".to_owned(),
+            Self::Basic => "the user name or password is not valid".to_owned(),
+            Self::Jwt(e) => e.to_string(),
+            Self::Unreadable => "the credentials could not be read".to_owned(),
+        }
+    }
+}
+
+/// Who the caller turned out to be.
+#[derive(Debug, Default)]
+struct Identity {
+    consumer: Option<String>,
+    token: Option<(Rc<Verified>, TokenSource)>,
+    upstream_headers: Vec<(String, String)>,
+}
+
+/// One method's outcome for the request.
+enum Step {
+    /// The request carries no credential for it.
+    Absent,
+    /// It carries one, refused.
+    Refused(Failure),
+    /// It authenticates the caller.
+    Admit(Identity),
+    /// An outbound call decides.
+    Wait(Waiting),
+}
+
+/// A host failure where failing open would let a forged identity through.
+fn internal_error(err: &HostError) -> Flow {
+    log::error!("meshwasm auth: {err}");
+    Flow::Respond(LocalResponse::json_error(
+        500,
+        "internal_error",
+        "the request could not be authenticated",
+    ))
+}
+
+impl AuthStage {
+    /// A stage for one request.
+    pub fn new(filter: Rc<Auth>) -> Self {
+        Self {
+            filter,
+            method: String::new(),
+            path: String::new(),
+            next: 0,
+            failure: None,
+            waiting: Waiting::Nothing,
+        }
+    }
+
+    fn rule(&self) -> &CompiledRule {
+        self.filter.rules.find(&self.method, &self.path)
+    }
+
+    /// Tries the rule's methods from where the request got to.
+    fn try_methods(&mut self, host: &mut dyn Host) -> Flow {
+        let filter = Rc::clone(&self.filter);
+        let rule = filter.rules.find(&self.method, &self.path);
+        while let Some(method) = rule.accept.get(self.next).copied() {
+            self.next += 1;
+            let step = match method {
+                Method::ApiKey => self.api_key(host),
+                Method::Basic => self.basic(host),
+                Method::Jwt => self.jwt(host),
+                Method::ExtAuthz => self.ext_authz(host),
+            };
+            match step {
+                Step::Absent => {}
+                Step::Refused(failure) => {
+                    log::debug!(
+                        "meshwasm auth: {} refused: {}",
+                        method.name(),
+                        failure.message()
+                    );
+                    self.failure.get_or_insert(failure);
+                }
+                Step::Admit(identity) => return self.admit(host, identity),
+                Step::Wait(waiting) => {
+                    self.waiting = waiting;
+                    return Flow::Pause;
+                }
+            }
+        }
+        self.unauthorized()
+    }
+
+    fn api_key(&self, host: &mut dyn Host) -> Step {
+        let Some(keys) = &self.filter.api_keys else {
+            return Step::Absent;
+        };
+        let key = match host.header(HeaderMap::Request, keys.header.as_str()) {
+            Ok(Some(key)) => Some(key),
+            Ok(None) => keys
+                .query
+                .as_deref()
+                .and_then(|q| credentials::query_param(&self.path, q)),
+            Err(_) => return Step::Refused(Failure::Unreadable),
+        };
+        match key {
+            None => Step::Absent,
+            Some(key) => match keys.consumer(&key) {
+                Some(name) => Step::Admit(Identity {
+                    consumer: Some(name.to_owned()),
+                    ..Identity::default()
+                }),
+                None => Step::Refused(Failure::ApiKey),
+            },
+        }
+    }
+
+    fn basic(&self, host: &mut dyn Host) -> Step {
+        let Some(users) = &self.filter.basic else {
+            return Step::Absent;
+        };
+        match host.header(HeaderMap::Request, "authorization") {
+            Ok(Some(value)) => match users.check(&value) {
+                BasicOutcome::Absent => Step::Absent,
+                BasicOutcome::Invalid => Step::Refused(Failure::Basic),
+                BasicOutcome::Valid(name) => Step::Admit(Identity {
+                    consumer: Some(name.to_owned()),
+                    ..Identity::default()
+                }),
+            },
+            Ok(None) => Step::Absent,
+            Err(_) => Step::Refused(Failure::Unreadable),
+        }
+    }
+
+    /// The first token found at any provider's places.
+    fn find_token(&self, host: &dyn Host) -> Result<Option<(String, TokenSource)>, HostError> {
+        let Some(jwt) = &self.filter.jwt else {
+            return Ok(None);
+        };
+        for source in jwt.sources() {
+            let token = match source {
+                TokenSource::Header { name, prefix } => host
+                    .header(HeaderMap::Request, name.as_str())?
+                    .and_then(|v| match prefix {
+                        Some(p) => strip_prefix_ignore_case(&v, p).map(|t| t.trim().to_owned()),
+                        None => Some(v),
+                    }),
+                TokenSource::Query(name) => credentials::query_param(&self.path, name),
+                TokenSource::Cookie(name) => host
+                    .header(HeaderMap::Request, "cookie")?
+                    .and_then(|c| credentials::cookie(&c, name).map(str::to_owned)),
+            };
+            if let Some(token) = token.filter(|t| !t.is_empty()) {
+                return Ok(Some((token, source.clone())));
+            }
+        }
+        Ok(None)
+    }
+
+    fn jwt(&self, host: &mut dyn Host) -> Step {
+        let (token, source) = match self.find_token(host) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Step::Absent,
+            Err(HostError::TooLarge { .. }) => {
+                return Step::Refused(Failure::Jwt(JwtError::TooLarge))
+            }
+            Err(_) => return Step::Refused(Failure::Unreadable),
+        };
+        self.verify_token(host, token, source, true)
+    }
+
+    /// Verifies a token; when the provider's remote keys may lack its key,
+    /// and `may_fetch`, holds the request while they are fetched.
+    fn verify_token(
+        &self,
+        host: &mut dyn Host,
+        token: String,
+        source: TokenSource,
+        may_fetch: bool,
+    ) -> Step {
+        let Some(jwt) = &self.filter.jwt else {
+            return Step::Absent;
+        };
+        let now = seconds(host);
+        match jwt.authenticate(&token, &source, now) {
+            Ok(verified) => Step::Admit(Identity {
+                consumer: jwt
+                    .providers
+                    .get(verified.provider)
+                    .and_then(|p| verified.claims.get(&p.consumer_claim))
+                    .and_then(scalar_text),
+                token: Some((verified, source)),
+                upstream_headers: Vec::new(),
+            }),
+            Err(refusal) => {
+                let fetch =
+                    matches!(refusal.error, JwtError::NoKeys | JwtError::UnknownKid) && may_fetch;
+                let remote = refusal
+                    .provider
+                    .filter(|_| fetch)
+                    .and_then(|p| Some((p, jwt.providers.get(p)?.remote()?)));
+                if let Some((provider, remote)) = remote {
+                    let mut remote = remote.borrow_mut();
+                    if remote.fetch_allowed(now) {
+                        match host.dispatch(&remote.call()) {
+                            Ok(call) => {
+                                remote.started(call, now);
+                                return Step::Wait(Waiting::Keys {
+                                    call,
+                                    provider,
+                                    token,
+                                    source,
+                                });
+                            }
+                            Err(e) => log::warn!("meshwasm auth: cannot fetch JWKS: {e}"),
+                        }
+                    }
+                }
+                Step::Refused(Failure::Jwt(refusal.error))
+            }
+        }
+    }
+
+    fn ext_authz(&self, host: &mut dyn Host) -> Step {
+        let Some(authz) = &self.filter.ext_authz else {
+            return Step::Absent;
+        };
+        let mut headers = Vec::new();
+        for name in authz.request_headers() {
+            match host.header(HeaderMap::Request, name.as_str()) {
+                Ok(Some(value)) => headers.push((name.as_str().to_owned(), value)),
+                Ok(None) => {}
+                Err(_) => return Step::Refused(Failure::Unreadable),
+            }
+        }
+        let path = authz.check_path(&self.path);
+        match host.dispatch(&authz.call(&self.method, &path, &headers)) {
+            Ok(call) => Step::Wait(Waiting::Authz { call }),
+            Err(e) => {
+                log::warn!("meshwasm auth: cannot reach the authorization service: {e}");
+                self.authz_unavailable()
+            }
+        }
+    }
+
+    fn authz_unavailable(&self) -> Step {
+        match &self.filter.ext_authz {
+            Some(authz) if authz.failure_mode_allow() => Step::Admit(Identity::default()),
+            _ => Step::Refused(Failure::Unreadable),
+        }
+    }
+
+    /// Authorizes an authenticated caller and tells the upstream who it is.
+    fn admit(&mut self, host: &mut dyn Host, identity: Identity) -> Flow {
+        let claims = identity.token.as_ref().map(|(v, _)| &v.claims);
+        if let Err(why) = self.rule().authorize(identity.consumer.as_deref(), claims) {
+            log::debug!("meshwasm auth: forbidden: {why}");
+            return Flow::Respond(LocalResponse::json_error(
+                403,
+                "forbidden",
+                &why.to_string(),
+            ));
+        }
+        match self.tell_upstream(host, &identity) {
+            Ok(()) => Flow::Continue,
+            Err(err) => internal_error(&err),
+        }
+    }
+
+    fn tell_upstream(&self, host: &mut dyn Host, identity: &Identity) -> Result<(), HostError> {
+        let filter = &self.filter;
+        if let Some(consumer) = identity.consumer.as_deref().filter(|c| header_safe(c)) {
+            host.set_header(
+                HeaderMap::Request,
+                filter.config.identity_header.as_str(),
+                consumer,
+            )?;
+        }
+        for (name, value) in &identity.upstream_headers {
+            host.set_header(HeaderMap::Request, name, value)?;
+        }
+        let Some((verified, source)) = &identity.token else {
+            return Ok(());
+        };
+        let Some(provider) = filter
+            .jwt
+            .as_ref()
+            .and_then(|j| j.providers.get(verified.provider))
+        else {
+            return Ok(());
+        };
+        for copy in &provider.claim_to_headers {
+            if let Some(value) = verified.claims.get(&copy.claim).and_then(scalar_text) {
+                if header_safe(&value) {
+                    host.set_header(HeaderMap::Request, copy.header.as_str(), &value)?;
+                }
+            }
+        }
+        if !provider.forward {
+            remove_token(host, source, &self.path)?;
+        }
+        Ok(())
+    }
+
+    fn unauthorized(&self) -> Flow {
+        let rule = self.rule();
+        let bearer_error = match &self.failure {
+            Some(Failure::Jwt(e)) => Some(e.to_string()),
+            _ => None,
+        };
+        let mut answer = LocalResponse::json_error(
+            401,
+            "unauthorized",
+            &self
+                .failure
+                .as_ref()
+                .map_or_else(|| "credentials are required".to_owned(), Failure::message),
+        );
+        for method in &rule.accept {
+            let challenge = match method {
+                Method::Jwt => match &bearer_error {
+                    Some(e) => format!(
+                        "Bearer realm=\"meshwasm\", error=\"invalid_token\", error_description=\"{e}\""
+                    ),
+                    None => "Bearer realm=\"meshwasm\"".to_owned(),
+                },
+                Method::Basic => match &self.filter.basic {
+                    Some(b) => format!("Basic realm=\"{}\", charset=\"UTF-8\"", b.realm),
+                    None => continue,
+                },
+                Method::ApiKey => match &self.filter.api_keys {
+                    Some(k) => format!("ApiKey realm=\"meshwasm\", header=\"{}\"", k.header),
+                    None => continue,
+                },
+                Method::ExtAuthz => continue,
+            };
+            answer = answer.with_header("www-authenticate", &challenge);
+        }
+        Flow::Respond(answer)
+    }
+}
+
+impl Stage for AuthStage {
+    fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
+        for name in &self.filter.owned_headers {
+            if let Err(err) = host.remove_header(HeaderMap::Request, name) {
+                return internal_error(&err);
+            }
+        }
+        let read = |name| {
+            host.header(HeaderMap::Request, name)
+                .map(Option::unwrap_or_default)
+        };
+        match (read(":method"), read(":path")) {
+            (Ok(method), Ok(path)) => (self.method, self.path) = (method, path),
+            (Err(err), _) | (_, Err(err)) => return internal_error(&err),
+        }
+        if self.rule().anonymous {
+            return Flow::Continue;
+        }
+        self.try_methods(host)
+    }
+
+    fn on_call_response(&mut self, host: &mut dyn Host, token: u32, answer: &CallResponse) -> Flow {
+        match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
+            Waiting::Keys {
+                call,
+                provider,
+                token: jwt,
+                source,
+            } if call == token => {
+                if let Some(p) = self
+                    .filter
+                    .jwt
+                    .as_ref()
+                    .and_then(|j| j.providers.get(provider))
+                {
+                    self.filter.take_jwks(p, call, answer, seconds(host));
+                }
+                match self.verify_token(host, jwt, source, false) {
+                    Step::Admit(identity) => return self.admit(host, identity),
+                    Step::Refused(failure) => {
+                        self.failure.get_or_insert(failure);
+                    }
+                    Step::Absent | Step::Wait(_) => {}
+                }
+                self.try_methods(host)
+            }
+            Waiting::Authz { call } if call == token => {
+                match self.filter.ext_authz.as_ref().map(|a| a.verdict(answer)) {
+                    Some(Verdict::Allow {
+                        upstream_headers,
+                        consumer,
+                    }) => self.admit(
+                        host,
+                        Identity {
+                            consumer,
+                            token: None,
+                            upstream_headers,
+                        },
+                    ),
+                    Some(Verdict::Deny(response)) => Flow::Respond(response),
+                    Some(Verdict::Unavailable) | None => match self.authz_unavailable() {
+                        Step::Admit(identity) => self.admit(host, identity),
+                        _ => Flow::Respond(LocalResponse::json_error(
+                            403,
+                            "forbidden",
+                            "the authorization service is unavailable",
+                        )),
+                    },
+                }
+            }
+            other => {
+                // Not the call this request waits for: keep waiting.
+                self.waiting = other;
+                Flow::Pause
+            }
+        }
+    }
+}
+
+/// A string, number or boolean claim as header text.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether a value may go in a header: no control characters, bounded.
+fn header_safe(value: &str) -> bool {
+    value.len() <= MAX_CREDENTIAL_BYTES && !value.chars().any(char::is_control)
+}
+
+/// Takes a verified token off the request, wherever it was found.
+fn remove_token(host: &mut dyn Host, source: &TokenSource, path: &str) -> Result<(), HostError> {
+    match source {
+        TokenSource::Header { name, .. } => host.remove_header(HeaderMap::Request, name.as_str()),
+        TokenSource::Query(name) => host.set_header(
+            HeaderMap::Request,
+            ":path",
+            &credentials::without_query_param(path, name),
+        ),
+        TokenSource::Cookie(name) => {
+            let cookies = host
+                .header(HeaderMap::Request, "cookie")?
+                .unwrap_or_default();
+            match credentials::without_cookie(&cookies, name) {
+                Some(rest) => host.set_header(HeaderMap::Request, "cookie", &rest),
+                None => host.remove_header(HeaderMap::Request, "cookie"),
+            }
+        }
+    }
+}
