@@ -508,3 +508,6 @@ fn remove_token(host: &mut dyn Host, source: &TokenSource, path: &str) -> Result
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
