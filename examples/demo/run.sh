@@ -29,7 +29,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 request() {
   printf '$ curl %s\n' "${*@Q}"
   curl -sS -D "$state/headers" -o "$state/body" "$@"
-  head -n 1 "$state/headers"
+  grep -iE '^(HTTP/|www-authenticate)' "$state/headers"
   jq . "$state/body" 2>/dev/null || cat "$state/body"
 }
 
@@ -66,11 +66,17 @@ curl -fsS http://127.0.0.1:9901/config_dump |
 step "Each module configured itself (Envoy's log):"
 grep -o 'meshwasm [a-z-]*: .*' "$state/envoy.log" | awk '!seen[$0]++ { print "  " $0 }'
 
-step "A request goes through all four modules to the echo service, which answers with what reached it:"
-request -X POST 'http://127.0.0.1:10000/orders?id=7' -H 'content-type: text/plain' -d 'two coffees'
+step "Without credentials, the auth filter answers 401 with a challenge:"
+request http://127.0.0.1:10000/orders
 
-step "A client cannot name itself: the auth filter removes a client-sent identity header"
-request http://127.0.0.1:10000/whoami -H 'x-meshwasm-consumer: admin'
+step "With alice's API key the request goes through all four modules to the echo service, which answers with what reached it (note x-meshwasm-consumer):"
+request -X POST 'http://127.0.0.1:10000/orders?id=7' -H 'x-api-key: alice-demo-key' -H 'content-type: text/plain' -d 'two coffees'
+
+step "A client cannot name itself: its own x-meshwasm-consumer is replaced by the authenticated one"
+request http://127.0.0.1:10000/whoami -H 'x-api-key: bob-demo-key' -H 'x-meshwasm-consumer: admin'
+
+step "Health checks are anonymous by rule:"
+request http://127.0.0.1:10000/healthz
 
 step "Envoy's own counters for the listener:"
 curl -fsS 'http://127.0.0.1:9901/stats?filter=^http\.ingress\.downstream_rq_[2-5]xx$' | sed 's/^/  /'

@@ -80,6 +80,15 @@ impl Bootstrap {
         self
     }
 
+    /// Adds `upstream` as a cluster of its own name that no route uses: a
+    /// service the filters call (a JWKS endpoint, an authorization
+    /// service).
+    pub fn cluster(mut self, upstream: &Echo) -> Self {
+        self.clusters
+            .push((upstream.name().to_owned(), upstream.addr()));
+        self
+    }
+
     /// Adds `upstream` as a cluster of its own name, which requests reach
     /// when header `name` is `value` (checked after every filter ran).
     pub fn route_on_header(mut self, name: &str, value: &str, upstream: &Echo) -> Self {

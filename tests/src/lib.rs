@@ -20,6 +20,7 @@
 mod bootstrap;
 mod client;
 mod envoy;
+pub mod tokens;
 
 pub use bootstrap::{Bootstrap, WasmFilter};
 pub use client::Answer;

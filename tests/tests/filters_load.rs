@@ -4,10 +4,17 @@
 use meshwasm_e2e::{Bootstrap, Echo, Envoy, WasmFilter, FILTERS};
 use serde_json::{json, Value};
 
+/// The key the auth filter's valid configuration accepts; every request
+/// here carries it.
+const API_KEY: &str = "e2e-test-key";
+
 /// A valid configuration for each filter.
 fn valid_config(filter: &str) -> Value {
     match filter {
-        "auth" => json!({ "identity_header": "x-meshwasm-consumer" }),
+        "auth" => json!({
+            "identity_header": "x-meshwasm-consumer",
+            "api_key": { "consumers": [{ "name": "tester", "key": API_KEY }] },
+        }),
         "rate-limit" => json!({
             "rules": [{ "name": "per-client", "key": ["client_address"],
                         "limit": { "requests": 100, "per": "second", "burst": 10 } }],
@@ -46,7 +53,12 @@ fn passes_traffic(filter: &str) {
     let envoy =
         Envoy::start(&Bootstrap::new(&echo).filter(WasmFilter::new(filter, valid_config(filter))))
             .unwrap_or_else(|e| panic!("{e}"));
-    let answer = envoy.request("POST", "/orders/7?debug=1", &[("x-test", filter)], b"hello");
+    let answer = envoy.request(
+        "POST",
+        "/orders/7?debug=1",
+        &[("x-test", filter), ("x-api-key", API_KEY)],
+        b"hello",
+    );
     assert_eq!(answer.status, 200, "{answer:?}");
     let seen = answer.json();
     assert_eq!(seen["upstream"], "backend");
@@ -142,10 +154,14 @@ fn all_four_modules_chain() {
     });
     let envoy = Envoy::start(&bootstrap).unwrap_or_else(|e| panic!("{e}"));
     for i in 0..20 {
-        let answer = envoy.get(&format!("/item/{i}"), &[]);
+        let answer = envoy.get(&format!("/item/{i}"), &[("x-api-key", API_KEY)]);
         assert_eq!(answer.status, 200, "{answer:?}");
     }
     assert_eq!(echo.received().len(), 20);
+    assert!(echo
+        .received()
+        .iter()
+        .all(|r| r.header("x-meshwasm-consumer") == Some("tester")));
     for filter in FILTERS {
         assert!(envoy
             .log()

@@ -12,6 +12,8 @@ pub struct ApiKeys {
     pub header: HeaderName,
     /// A query parameter carrying the key.
     pub query: Option<String>,
+    /// Whether the key stays on the request.
+    pub forward: bool,
     consumers: Vec<([u8; 32], String)>,
 }
 
@@ -33,6 +35,7 @@ impl ApiKeys {
         Self {
             header: config.header.clone(),
             query: config.query.clone(),
+            forward: config.forward,
             consumers,
         }
     }

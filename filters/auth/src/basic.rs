@@ -73,6 +73,8 @@ pub enum BasicOutcome<'a> {
 pub struct BasicUsers {
     /// The realm for the challenge.
     pub realm: String,
+    /// Whether `Authorization` stays on the request.
+    pub forward: bool,
     users: HashMap<String, PasswordHash>,
 }
 
@@ -107,6 +109,7 @@ impl BasicUsers {
         }
         Ok(Self {
             realm: config.realm.clone(),
+            forward: config.forward,
             users,
         })
     }

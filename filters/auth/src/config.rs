@@ -81,6 +81,10 @@ pub struct ApiKeyConfig {
     pub query: Option<String>,
     /// Who holds which key.
     pub consumers: Vec<KeyConsumer>,
+    /// Keep the key on the request to the upstream (it is removed by
+    /// default: the upstream learns the consumer from the identity header).
+    #[serde(default)]
+    pub forward: bool,
 }
 
 fn default_api_key_header() -> HeaderName {
@@ -116,6 +120,9 @@ pub struct BasicConfig {
     /// native `basic_auth` reads them.
     #[serde(default)]
     pub htpasswd: Option<String>,
+    /// Keep the `Authorization` header on the request to the upstream.
+    #[serde(default)]
+    pub forward: bool,
 }
 
 fn default_realm() -> String {
@@ -186,8 +193,9 @@ pub struct JwtProvider {
     /// Claims copied to request headers for the upstream.
     #[serde(default)]
     pub claim_to_headers: Vec<ClaimToHeader>,
-    /// Keep the token on the request to the upstream.
-    #[serde(default = "yes")]
+    /// Keep the token on the request to the upstream (it is removed by
+    /// default, as Envoy's `jwt_authn` and Istio do).
+    #[serde(default)]
     pub forward: bool,
     /// The longest token accepted, in bytes.
     #[serde(default = "default_max_token_bytes")]

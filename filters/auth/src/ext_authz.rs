@@ -27,7 +27,9 @@ pub enum Verdict {
     },
     /// The service's answer goes back to the client.
     Deny(LocalResponse),
-    /// The service did not answer (timeout, failure).
+    /// The service did not answer, or answered 5xx (Envoy reports a call
+    /// that timed out as a 504): as Envoy's `ext_authz` does, this is an
+    /// error, not a decision.
     Unavailable,
 }
 
@@ -90,7 +92,7 @@ impl ExtAuthz {
 
     /// Reads the service's answer.
     pub fn verdict(&self, answer: &CallResponse) -> Verdict {
-        let Some(status) = answer.status else {
+        let Some(status) = answer.status.filter(|s| *s < 500) else {
             return Verdict::Unavailable;
         };
         let pick = |allowed: &[HeaderName]| -> Vec<(String, String)> {

@@ -9,7 +9,9 @@ use crate::jwt::cache::Verified;
 use crate::jwt::error::JwtError;
 use crate::rules::CompiledRule;
 use crate::{seconds, Auth};
-use meshwasm_core::{CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, Stage};
+use meshwasm_core::{
+    CallResponse, Flow, HeaderMap, HeaderName, Host, HostError, LocalResponse, Stage,
+};
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -69,8 +71,11 @@ impl Failure {
 #[derive(Debug, Default)]
 struct Identity {
     consumer: Option<String>,
-    token: Option<(Rc<Verified>, TokenSource)>,
+    /// The verified JWT, for claims.
+    token: Option<Rc<Verified>>,
     upstream_headers: Vec<(String, String)>,
+    /// Where the credential was, when it must not reach the upstream.
+    strip: Option<TokenSource>,
 }
 
 /// One method's outcome for the request.
@@ -84,6 +89,9 @@ enum Step {
     /// An outbound call decides.
     Wait(Waiting),
 }
+
+/// The header Basic credentials travel in.
+const AUTHORIZATION: HeaderName = HeaderName::from_static("authorization");
 
 /// A host failure where failing open would let a forged identity through.
 fn internal_error(err: &HostError) -> Flow {
@@ -148,19 +156,26 @@ impl AuthStage {
         let Some(keys) = &self.filter.api_keys else {
             return Step::Absent;
         };
-        let key = match host.header(HeaderMap::Request, keys.header.as_str()) {
-            Ok(Some(key)) => Some(key),
-            Ok(None) => keys
-                .query
-                .as_deref()
-                .and_then(|q| credentials::query_param(&self.path, q)),
+        let found = match host.header(HeaderMap::Request, keys.header.as_str()) {
+            Ok(Some(key)) => Some((
+                key,
+                TokenSource::Header {
+                    name: keys.header.clone(),
+                    prefix: None,
+                },
+            )),
+            Ok(None) => keys.query.as_ref().and_then(|q| {
+                credentials::query_param(&self.path, q)
+                    .map(|key| (key, TokenSource::Query(q.clone())))
+            }),
             Err(_) => return Step::Refused(Failure::Unreadable),
         };
-        match key {
+        match found {
             None => Step::Absent,
-            Some(key) => match keys.consumer(&key) {
+            Some((key, source)) => match keys.consumer(&key) {
                 Some(name) => Step::Admit(Identity {
                     consumer: Some(name.to_owned()),
+                    strip: (!keys.forward).then_some(source),
                     ..Identity::default()
                 }),
                 None => Step::Refused(Failure::ApiKey),
@@ -178,6 +193,10 @@ impl AuthStage {
                 BasicOutcome::Invalid => Step::Refused(Failure::Basic),
                 BasicOutcome::Valid(name) => Step::Admit(Identity {
                     consumer: Some(name.to_owned()),
+                    strip: (!users.forward).then_some(TokenSource::Header {
+                        name: AUTHORIZATION,
+                        prefix: None,
+                    }),
                     ..Identity::default()
                 }),
             },
@@ -237,15 +256,17 @@ impl AuthStage {
         };
         let now = seconds(host);
         match jwt.authenticate(&token, &source, now) {
-            Ok(verified) => Step::Admit(Identity {
-                consumer: jwt
-                    .providers
-                    .get(verified.provider)
-                    .and_then(|p| verified.claims.get(&p.consumer_claim))
-                    .and_then(scalar_text),
-                token: Some((verified, source)),
-                upstream_headers: Vec::new(),
-            }),
+            Ok(verified) => {
+                let provider = jwt.providers.get(verified.provider);
+                Step::Admit(Identity {
+                    consumer: provider
+                        .and_then(|p| verified.claims.get(&p.consumer_claim))
+                        .and_then(scalar_text),
+                    strip: provider.filter(|p| !p.forward).map(|_| source),
+                    token: Some(verified),
+                    upstream_headers: Vec::new(),
+                })
+            }
             Err(refusal) => {
                 let fetch =
                     matches!(refusal.error, JwtError::NoKeys | JwtError::UnknownKid) && may_fetch;
@@ -306,7 +327,7 @@ impl AuthStage {
 
     /// Authorizes an authenticated caller and tells the upstream who it is.
     fn admit(&mut self, host: &mut dyn Host, identity: Identity) -> Flow {
-        let claims = identity.token.as_ref().map(|(v, _)| &v.claims);
+        let claims = identity.token.as_ref().map(|v| &v.claims);
         if let Err(why) = self.rule().authorize(identity.consumer.as_deref(), claims) {
             log::debug!("meshwasm auth: forbidden: {why}");
             return Flow::Respond(LocalResponse::json_error(
@@ -333,25 +354,23 @@ impl AuthStage {
         for (name, value) in &identity.upstream_headers {
             host.set_header(HeaderMap::Request, name, value)?;
         }
-        let Some((verified, source)) = &identity.token else {
+        if let Some(source) = &identity.strip {
+            remove_credential(host, source, &self.path)?;
+        }
+        let Some(verified) = &identity.token else {
             return Ok(());
         };
-        let Some(provider) = filter
+        let copies = filter
             .jwt
             .as_ref()
             .and_then(|j| j.providers.get(verified.provider))
-        else {
-            return Ok(());
-        };
-        for copy in &provider.claim_to_headers {
+            .map_or(&[][..], |p| &p.claim_to_headers);
+        for copy in copies {
             if let Some(value) = verified.claims.get(&copy.claim).and_then(scalar_text) {
                 if header_safe(&value) {
                     host.set_header(HeaderMap::Request, copy.header.as_str(), &value)?;
                 }
             }
-        }
-        if !provider.forward {
-            remove_token(host, source, &self.path)?;
         }
         Ok(())
     }
@@ -449,8 +468,8 @@ impl Stage for AuthStage {
                         host,
                         Identity {
                             consumer,
-                            token: None,
                             upstream_headers,
+                            ..Identity::default()
                         },
                     ),
                     Some(Verdict::Deny(response)) => Flow::Respond(response),
@@ -488,8 +507,12 @@ fn header_safe(value: &str) -> bool {
     value.len() <= MAX_CREDENTIAL_BYTES && !value.chars().any(char::is_control)
 }
 
-/// Takes a verified token off the request, wherever it was found.
-fn remove_token(host: &mut dyn Host, source: &TokenSource, path: &str) -> Result<(), HostError> {
+/// Takes an accepted credential off the request, wherever it was found.
+fn remove_credential(
+    host: &mut dyn Host,
+    source: &TokenSource,
+    path: &str,
+) -> Result<(), HostError> {
     match source {
         TokenSource::Header { name, .. } => host.remove_header(HeaderMap::Request, name.as_str()),
         TokenSource::Query(name) => host.set_header(

@@ -165,6 +165,24 @@ fn a_valid_token_names_the_consumer_and_copies_claims() {
     assert_eq!(run(&filter, &mut host), Flow::Continue);
     assert_eq!(consumer(&host), ["dave"]);
     assert_eq!(host.values(HeaderMap::Request, "x-scope"), ["read"]);
+    assert!(
+        host.values(HeaderMap::Request, "authorization").is_empty(),
+        "token forwarded"
+    );
+}
+
+#[test]
+fn tokens_reach_the_upstream_only_when_asked() {
+    let filter = auth(inline_jwt(json!({"from": [{"query": "access_token"}]})));
+    let path = format!("/x?a=1&access_token={}", token("k1", claims("dave")));
+    let mut host = request("GET", &path, &[]);
+    assert_eq!(run(&filter, &mut host), Flow::Continue);
+    assert_eq!(host.values(HeaderMap::Request, ":path"), ["/x?a=1"]);
+
+    let filter = auth(inline_jwt(json!({"forward": true})));
+    let bearer = format!("Bearer {}", token("k1", claims("dave")));
+    let mut host = request("GET", "/", &[("authorization", &bearer)]);
+    assert_eq!(run(&filter, &mut host), Flow::Continue);
     assert_eq!(
         host.values(HeaderMap::Request, "authorization"),
         [bearer.as_str()]
@@ -172,14 +190,26 @@ fn a_valid_token_names_the_consumer_and_copies_claims() {
 }
 
 #[test]
-fn the_token_can_be_kept_from_the_upstream() {
-    let filter = auth(inline_jwt(
-        json!({"forward": false, "from": [{"query": "access_token"}]}),
-    ));
-    let path = format!("/x?a=1&access_token={}", token("k1", claims("dave")));
-    let mut host = request("GET", &path, &[]);
+fn keys_and_passwords_reach_the_upstream_only_when_asked() {
+    let filter = auth(api_keys());
+    let mut host = request("GET", "/a?api_key=alice-key&b=2", &[]);
     assert_eq!(run(&filter, &mut host), Flow::Continue);
-    assert_eq!(host.values(HeaderMap::Request, ":path"), ["/x?a=1"]);
+    assert_eq!(host.values(HeaderMap::Request, ":path"), ["/a?b=2"]);
+    let mut host = request("GET", "/a", &[("x-api-key", "alice-key")]);
+    assert_eq!(run(&filter, &mut host), Flow::Continue);
+    assert!(host.values(HeaderMap::Request, "x-api-key").is_empty());
+
+    let mut config = api_keys();
+    config["api_key"]["forward"] = json!(true);
+    let mut host = request("GET", "/a", &[("x-api-key", "alice-key")]);
+    assert_eq!(run(&auth(config), &mut host), Flow::Continue);
+    assert_eq!(host.values(HeaderMap::Request, "x-api-key"), ["alice-key"]);
+
+    let filter = auth(json!({"basic": {"htpasswd": "carol:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="}}));
+    let good = format!("Basic {}", STANDARD.encode("carol:secret"));
+    let mut host = request("GET", "/", &[("authorization", &good)]);
+    assert_eq!(run(&filter, &mut host), Flow::Continue);
+    assert!(host.values(HeaderMap::Request, "authorization").is_empty());
 }
 
 #[test]
