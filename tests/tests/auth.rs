@@ -97,7 +97,11 @@ fn api_keys_accept_reject_and_identity_cannot_be_spoofed() {
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(consumer_seen(&s.backend).as_deref(), Some("alice"));
     let seen = s.backend.received();
-    assert_eq!(seen[0].header("x-api-key"), None, "the key reached the upstream");
+    assert_eq!(
+        seen[0].header("x-api-key"),
+        None,
+        "the key reached the upstream"
+    );
 
     let by_query = s.envoy.get("/orders?api_key=alice-key-1", &[]);
     assert_eq!(by_query.status, 200);
@@ -180,7 +184,11 @@ fn every_algorithm_verifies_against_the_remote_jwks() {
         let last = seen.last().unwrap();
         assert_eq!(last.header("x-meshwasm-consumer"), Some(sub.as_str()));
         assert_eq!(last.header("x-scope"), Some("read"), "claim_to_headers");
-        assert_eq!(last.header("authorization"), None, "the token reached the upstream");
+        assert_eq!(
+            last.header("authorization"),
+            None,
+            "the token reached the upstream"
+        );
     }
     assert!(
         s.idp.received().len() <= 3,
