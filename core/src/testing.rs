@@ -1,7 +1,7 @@
 //! An in-memory [`Host`] for unit-testing stages: set up headers, run the
 //! stage, assert on what it left. No scripted sequence of host calls.
 
-use crate::stage::{HeaderMap, Host, HostError, Outbound, OutboundCall};
+use crate::stage::{CallResponse, HeaderMap, Host, HostError, Outbound, OutboundCall};
 use std::time::{Duration, SystemTime};
 
 /// Request and response headers held in memory, names compared
@@ -89,6 +89,16 @@ impl FakeHost {
             HeaderMap::Request => &mut self.request,
             HeaderMap::Response => &mut self.response,
         }
+    }
+}
+
+/// The answer a called service gives: a status, headers and a body.
+pub fn answer(status: u16, headers: &[(&str, &str)], body: &[u8]) -> CallResponse {
+    CallResponse {
+        status: Some(status),
+        headers: owned(headers),
+        body: body.to_vec(),
+        truncated: false,
     }
 }
 

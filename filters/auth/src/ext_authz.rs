@@ -137,15 +137,7 @@ mod tests {
     }
 
     fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> CallResponse {
-        CallResponse {
-            status: Some(status),
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-            truncated: false,
-        }
+        meshwasm_core::testing::answer(status, headers, body.as_bytes())
     }
 
     #[test]

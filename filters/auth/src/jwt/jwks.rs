@@ -147,11 +147,7 @@ mod tests {
     }
 
     fn answer(status: u16, body: &str) -> CallResponse {
-        CallResponse {
-            status: Some(status),
-            body: body.as_bytes().to_vec(),
-            ..CallResponse::default()
-        }
+        meshwasm_core::testing::answer(status, &[], body.as_bytes())
     }
 
     const JWKS: &str = r#"{"keys": [{"kty": "oct", "kid": "h", "alg": "HS256",

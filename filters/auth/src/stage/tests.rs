@@ -298,11 +298,7 @@ fn remote_jwt() -> Rc<Auth> {
 }
 
 fn jwks_answer(jwks: &Value) -> CallResponse {
-    CallResponse {
-        status: Some(200),
-        body: jwks.to_string().into_bytes(),
-        ..CallResponse::default()
-    }
+    meshwasm_core::testing::answer(200, &[], jwks.to_string().as_bytes())
 }
 
 #[test]
@@ -396,15 +392,7 @@ fn authz(extra: Value) -> Rc<Auth> {
 }
 
 fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> CallResponse {
-    CallResponse {
-        status: Some(status),
-        headers: headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
-        body: body.as_bytes().to_vec(),
-        truncated: false,
-    }
+    meshwasm_core::testing::answer(status, headers, body.as_bytes())
 }
 
 #[test]
