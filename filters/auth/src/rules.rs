@@ -104,12 +104,23 @@ impl Rules {
         }
     }
 
-    /// The first rule that matches, or the default.
-    pub fn find(&self, method: &str, path: &str) -> &CompiledRule {
+    /// The index of the first rule that matches (by method, path and the
+    /// headers `header` looks up), or of the default.
+    pub fn find(
+        &self,
+        method: &str,
+        path: &str,
+        mut header: impl FnMut(&str) -> Option<String>,
+    ) -> usize {
         self.rules
             .iter()
-            .find(|r| r.matcher.matches(method, path))
-            .unwrap_or(&self.fallback)
+            .position(|r| r.matcher.matches(method, path, &mut header))
+            .unwrap_or(self.rules.len())
+    }
+
+    /// The rule at an index [`Rules::find`] gave.
+    pub fn get(&self, index: usize) -> &CompiledRule {
+        self.rules.get(index).unwrap_or(&self.fallback)
     }
 }
 
@@ -120,6 +131,12 @@ mod tests {
 
     fn rules(json: &str) -> Rules {
         Rules::new(&meshwasm_core::config::parse(json.as_bytes()).unwrap())
+    }
+
+    impl Rules {
+        fn lookup(&self, method: &str, path: &str) -> &CompiledRule {
+            self.get(self.find(method, path, |_| None))
+        }
     }
 
     const CONFIG: &str = r#"{
@@ -135,11 +152,11 @@ mod tests {
     #[test]
     fn the_first_matching_rule_applies() {
         let rules = rules(CONFIG);
-        assert!(rules.find("GET", "/health?x").anonymous);
-        assert!(!rules.find("GET", "/health/x").anonymous);
-        assert_eq!(rules.find("GET", "/admin/x").accept, [Method::Jwt]);
+        assert!(rules.lookup("GET", "/health?x").anonymous);
+        assert!(!rules.lookup("GET", "/health/x").anonymous);
+        assert_eq!(rules.lookup("GET", "/admin/x").accept, [Method::Jwt]);
         assert_eq!(
-            rules.find("GET", "/orders").accept,
+            rules.lookup("GET", "/orders").accept,
             [Method::ApiKey, Method::Jwt]
         );
     }
@@ -147,14 +164,14 @@ mod tests {
     #[test]
     fn authorization_checks_consumers_and_claims() {
         let rules = rules(CONFIG);
-        let orders = rules.find("POST", "/orders");
+        let orders = rules.lookup("POST", "/orders");
         assert_eq!(orders.authorize(Some("alice"), None), Ok(()));
         assert_eq!(
             orders.authorize(Some("bob"), None),
             Err(Forbidden::Consumer)
         );
         assert_eq!(orders.authorize(None, None), Err(Forbidden::Consumer));
-        let admin = rules.find("GET", "/admin/users");
+        let admin = rules.lookup("GET", "/admin/users");
         let claims = |v: Value| v.as_object().unwrap().clone();
         assert_eq!(
             admin.authorize(Some("u"), Some(&claims(json!({"scope": "read admin"})))),

@@ -22,6 +22,8 @@ pub struct AuthStage {
     /// The request's method and path.
     method: String,
     path: String,
+    /// The rule that applies, by index.
+    rule: usize,
     /// How far through the rule's methods the request is.
     next: usize,
     /// The first credential that was presented and refused.
@@ -110,6 +112,7 @@ impl AuthStage {
             filter,
             method: String::new(),
             path: String::new(),
+            rule: 0,
             next: 0,
             failure: None,
             waiting: Waiting::Nothing,
@@ -117,13 +120,13 @@ impl AuthStage {
     }
 
     fn rule(&self) -> &CompiledRule {
-        self.filter.rules.find(&self.method, &self.path)
+        self.filter.rules.get(self.rule)
     }
 
     /// Tries the rule's methods from where the request got to.
     fn try_methods(&mut self, host: &mut dyn Host) -> Flow {
         let filter = Rc::clone(&self.filter);
-        let rule = filter.rules.find(&self.method, &self.path);
+        let rule = filter.rules.get(self.rule);
         while let Some(method) = rule.accept.get(self.next).copied() {
             self.next += 1;
             let step = match method {
@@ -428,6 +431,9 @@ impl Stage for AuthStage {
             (Ok(method), Ok(path)) => (self.method, self.path) = (method, path),
             (Err(err), _) | (_, Err(err)) => return internal_error(&err),
         }
+        self.rule = self.filter.rules.find(&self.method, &self.path, |name| {
+            host.header(HeaderMap::Request, name).ok().flatten()
+        });
         if self.rule().anonymous {
             return Flow::Continue;
         }
