@@ -87,7 +87,7 @@ mod tests {
         )
         .unwrap();
         let rule = &config.rules[0];
-        assert!(rule.matcher.matches("GET", "/api/x"));
+        assert!(rule.matcher.matches("GET", "/api/x", |_| None));
         assert!(rule.continue_matching);
     }
 
