@@ -8,12 +8,12 @@
 use crate::config::{self, ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
 use crate::stage::{
-    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, Outbound, OutboundCall, Stage,
-    MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
+    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, OutboundCall, Proxy, Shared,
+    Stage, Written, MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Status};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -205,7 +205,7 @@ fn read_call_response(num_headers: usize, body_size: usize) -> CallResponse {
 /// [`Host`] over the current context's host calls.
 struct ProxyHost;
 
-impl Outbound for ProxyHost {
+impl Proxy for ProxyHost {
     fn now(&self) -> Result<SystemTime, HostError> {
         hostcalls::get_current_time().map_err(host_error)
     }
@@ -219,6 +219,39 @@ impl Outbound for ProxyHost {
             call.timeout,
         )
         .map_err(host_error)
+    }
+
+    fn shared_get(&self, key: &str) -> Result<Option<Shared>, HostError> {
+        match hostcalls::get_shared_data(key).map_err(host_error)? {
+            (Some(value), Some(cas)) => Ok(Some(Shared { value, cas })),
+            (None, Some(cas)) => Ok(Some(Shared {
+                value: Vec::new(),
+                cas,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    fn shared_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<Written, HostError> {
+        match hostcalls::set_shared_data(key, Some(value), cas) {
+            Ok(()) => Ok(Written::Yes),
+            Err(Status::CasMismatch) => Ok(Written::Conflict),
+            Err(status) => Err(host_error(status)),
+        }
+    }
+
+    fn define_counter(&mut self, name: &str) -> Result<u32, HostError> {
+        hostcalls::define_metric(MetricType::Counter, name).map_err(host_error)
+    }
+
+    fn increment_counter(&mut self, id: u32, by: u64) -> Result<(), HostError> {
+        let by = i64::try_from(by).unwrap_or(i64::MAX);
+        hostcalls::increment_metric(id, by).map_err(host_error)
     }
 }
 
@@ -234,6 +267,10 @@ fn host_error(status: Status) -> HostError {
 }
 
 impl Host for ProxyHost {
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+        hostcalls::get_property(path.to_vec()).map_err(host_error)
+    }
+
     fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError> {
         let Some(bytes) =
             hostcalls::get_map_value_bytes(map_type(map), name).map_err(host_error)?

@@ -2,7 +2,7 @@
 //! it runs per request.
 
 use crate::config::{ConfigError, Validate};
-use crate::stage::{CallResponse, Outbound, Stage};
+use crate::stage::{CallResponse, Proxy, Stage};
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
 use std::time::Duration;
@@ -33,14 +33,8 @@ pub trait Filter: Sized + 'static {
     }
 
     /// Background work on a timer (refreshing a key set, sweeping state).
-    fn on_tick(&self, _outbound: &mut dyn Outbound) {}
+    fn on_tick(&self, _proxy: &mut dyn Proxy) {}
 
     /// The answer to a call dispatched from [`Filter::on_tick`].
-    fn on_call_response(
-        &self,
-        _outbound: &mut dyn Outbound,
-        _token: u32,
-        _response: &CallResponse,
-    ) {
-    }
+    fn on_call_response(&self, _proxy: &mut dyn Proxy, _token: u32, _response: &CallResponse) {}
 }

@@ -15,6 +15,7 @@ pub mod chain;
 pub mod config;
 pub mod filter;
 pub mod matcher;
+pub mod metrics;
 pub mod names;
 pub mod stage;
 #[cfg(any(test, feature = "testing"))]
@@ -24,7 +25,8 @@ pub use config::{ConfigError, Validate};
 pub use filter::Filter;
 pub use names::HeaderName;
 pub use stage::{
-    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, Outbound, OutboundCall, Stage,
+    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, OutboundCall, Proxy, Shared,
+    Stage, Written,
 };
 
 /// Re-exported for [`export_filter!`].

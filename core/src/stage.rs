@@ -99,19 +99,56 @@ impl CallResponse {
     }
 }
 
+/// A value in the data Envoy shares between the VMs of all its workers,
+/// with the version number that a conditional write must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shared {
+    /// The value.
+    pub value: Vec<u8>,
+    /// Its version (Envoy's CAS number).
+    pub cas: u32,
+}
+
+/// How a conditional write of shared data went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The value was written.
+    Yes,
+    /// Another writer changed it first (CAS mismatch): read it again.
+    Conflict,
+}
+
 /// What a filter may ask of the proxy outside any one request's headers:
-/// the time, and calls to other services.
-pub trait Outbound {
+/// the time, calls to other services, data shared between workers, stats.
+pub trait Proxy {
     /// The proxy's wall clock.
     fn now(&self) -> Result<SystemTime, HostError>;
     /// Sends a call; its answer comes back, with the returned token, to
     /// whoever sent it (`Stage::on_call_response` for a stage,
     /// `Filter::on_call_response` for the filter).
     fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError>;
+    /// Reads shared data; `None` when the key was never written.
+    fn shared_get(&self, key: &str) -> Result<Option<Shared>, HostError>;
+    /// Writes shared data if its version is still `cas`. A key that does
+    /// not exist yet is written whatever `cas` says (Envoy's semantics):
+    /// to create a key only if absent, pass a `cas` no value has.
+    fn shared_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<Written, HostError>;
+    /// Defines a counter (once per VM), giving its id.
+    fn define_counter(&mut self, name: &str) -> Result<u32, HostError>;
+    /// Adds to a counter.
+    fn increment_counter(&mut self, id: u32, by: u64) -> Result<(), HostError>;
 }
 
 /// What a stage may ask of the proxy for the request it is handling.
-pub trait Host: Outbound {
+pub trait Host: Proxy {
+    /// A property of the request or connection (`["source", "address"]`),
+    /// as the raw bytes Envoy gives; `None` when it has none.
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError>;
     /// The value of a header, or `None` when absent.
     fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError>;
     /// Replaces every value of a header with one value.

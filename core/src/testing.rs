@@ -1,7 +1,12 @@
 //! An in-memory [`Host`] for unit-testing stages: set up headers, run the
 //! stage, assert on what it left. No scripted sequence of host calls.
 
-use crate::stage::{CallResponse, HeaderMap, Host, HostError, Outbound, OutboundCall};
+use crate::stage::{
+    CallResponse, HeaderMap, Host, HostError, OutboundCall, Proxy, Shared, Written,
+};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 /// Request and response headers held in memory, names compared
@@ -11,12 +16,71 @@ use std::time::{Duration, SystemTime};
 pub struct FakeHost {
     request: Vec<(String, String)>,
     response: Vec<(String, String)>,
-    /// What [`Outbound::now`] answers.
+    /// What [`Proxy::now`] answers.
     pub now: SystemTime,
     /// Calls dispatched so far; a call's token is its index plus one.
     pub calls: Vec<SentCall>,
-    /// Makes [`Outbound::dispatch`] fail, as when a cluster is unknown.
+    /// Makes [`Proxy::dispatch`] fail, as when a cluster is unknown.
     pub refuse_calls: bool,
+    /// Request and connection properties, by path joined with `.`.
+    pub properties: HashMap<String, Vec<u8>>,
+    /// What every VM of the proxy shares: shared data and stats.
+    pub process: Rc<RefCell<Process>>,
+}
+
+/// Another worker's action on shared data, run at a chosen moment.
+pub type OtherWorker = Box<dyn FnOnce(&mut Process)>;
+
+/// What Envoy shares between the VMs of its workers: fake hosts made with
+/// [`FakeHost::sharing`] see the same one, as workers of one Envoy do.
+#[derive(Default)]
+pub struct Process {
+    data: HashMap<String, (Vec<u8>, u32)>,
+    next_cas: u32,
+    counters: Vec<(String, u64)>,
+    /// Makes shared data calls fail, as a misbehaving host would.
+    pub fail_shared_data: bool,
+    /// Runs once, just before the next shared-data write: another worker
+    /// acting between a read and a write.
+    pub before_next_write: Option<OtherWorker>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("data", &self.data.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Process {
+    /// Reads shared data as Envoy does.
+    pub fn get(&self, key: &str) -> Option<Shared> {
+        self.data.get(key).map(|(value, cas)| Shared {
+            value: value.clone(),
+            cas: *cas,
+        })
+    }
+
+    /// Writes shared data as Envoy does: a missing key is written whatever
+    /// `cas` says; an existing one only if `cas` is unset or matches.
+    pub fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Written {
+        if let Some((_, current)) = self.data.get(key) {
+            if cas.is_some_and(|c| c != *current) {
+                return Written::Conflict;
+            }
+        }
+        self.next_cas = self.next_cas.wrapping_add(1).max(1);
+        self.data
+            .insert(key.to_owned(), (value.to_vec(), self.next_cas));
+        Written::Yes
+    }
+
+    /// How many shared-data keys exist.
+    pub fn keys(&self) -> usize {
+        self.data.len()
+    }
 }
 
 /// A call a stage dispatched, as the fake host recorded it.
@@ -50,6 +114,8 @@ impl Default for FakeHost {
             now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             calls: Vec::new(),
             refuse_calls: false,
+            properties: HashMap::new(),
+            process: Rc::default(),
         }
     }
 }
@@ -66,6 +132,27 @@ impl FakeHost {
             request: owned(headers),
             ..Self::default()
         }
+    }
+
+    /// A host for another request on the same proxy: it shares this one's
+    /// shared data and stats, and its clock reads the same.
+    pub fn sharing(&self, headers: &[(&str, &str)]) -> Self {
+        Self {
+            request: owned(headers),
+            now: self.now,
+            process: Rc::clone(&self.process),
+            ..Self::default()
+        }
+    }
+
+    /// A counter's value, by encoded name; 0 if never defined.
+    pub fn counter(&self, name: &str) -> u64 {
+        self.process
+            .borrow()
+            .counters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
     }
 
     /// Every value of a header, in order.
@@ -109,7 +196,7 @@ fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-impl Outbound for FakeHost {
+impl Proxy for FakeHost {
     fn now(&self) -> Result<SystemTime, HostError> {
         Ok(self.now)
     }
@@ -130,9 +217,60 @@ impl Outbound for FakeHost {
         });
         u32::try_from(self.calls.len()).map_err(|_| HostError::Status("too many calls".to_owned()))
     }
+
+    fn shared_get(&self, key: &str) -> Result<Option<Shared>, HostError> {
+        let process = self.process.borrow();
+        if process.fail_shared_data {
+            return Err(HostError::Status("InternalFailure".to_owned()));
+        }
+        Ok(process.get(key))
+    }
+
+    fn shared_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<Written, HostError> {
+        let interleave = {
+            let mut process = self.process.borrow_mut();
+            if process.fail_shared_data {
+                return Err(HostError::Status("InternalFailure".to_owned()));
+            }
+            process.before_next_write.take()
+        };
+        let mut process = self.process.borrow_mut();
+        if let Some(other_worker) = interleave {
+            other_worker(&mut process);
+        }
+        Ok(process.set(key, value, cas))
+    }
+
+    fn define_counter(&mut self, name: &str) -> Result<u32, HostError> {
+        let mut process = self.process.borrow_mut();
+        if let Some(i) = process.counters.iter().position(|(n, _)| n == name) {
+            return u32::try_from(i).map_err(|e| HostError::Status(e.to_string()));
+        }
+        process.counters.push((name.to_owned(), 0));
+        u32::try_from(process.counters.len() - 1).map_err(|e| HostError::Status(e.to_string()))
+    }
+
+    fn increment_counter(&mut self, id: u32, by: u64) -> Result<(), HostError> {
+        let mut process = self.process.borrow_mut();
+        let counter = usize::try_from(id)
+            .ok()
+            .and_then(|i| process.counters.get_mut(i))
+            .ok_or_else(|| HostError::Status("NotFound".to_owned()))?;
+        counter.1 += by;
+        Ok(())
+    }
 }
 
 impl Host for FakeHost {
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+        Ok(self.properties.get(&path.join(".")).cloned())
+    }
+
     fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError> {
         let values = self.values(map, name);
         Ok((!values.is_empty()).then(|| values.join(",")))

@@ -22,7 +22,7 @@ use config::AuthConfig;
 use ext_authz::ExtAuthz;
 use jwt::provider::Provider;
 use jwt::Jwt;
-use meshwasm_core::{CallResponse, ConfigError, Filter, Outbound};
+use meshwasm_core::{CallResponse, ConfigError, Filter, Proxy};
 use rules::Rules;
 use stage::AuthStage;
 use std::rc::Rc;
@@ -110,15 +110,15 @@ impl Filter for Auth {
             .map(|_| Duration::from_secs(1))
     }
 
-    fn on_tick(&self, outbound: &mut dyn Outbound) {
-        let now = seconds(outbound);
+    fn on_tick(&self, proxy: &mut dyn Proxy) {
+        let now = seconds(proxy);
         for provider in self.remote_providers() {
             let Some(remote) = provider.remote() else {
                 continue;
             };
             let mut remote = remote.borrow_mut();
             if remote.refresh_due(now) {
-                match outbound.dispatch(&remote.call()) {
+                match proxy.dispatch(&remote.call()) {
                     Ok(call) => remote.started(call, now),
                     Err(e) => log::warn!(
                         "meshwasm auth: provider `{}`: cannot fetch JWKS: {e}",
@@ -129,8 +129,8 @@ impl Filter for Auth {
         }
     }
 
-    fn on_call_response(&self, outbound: &mut dyn Outbound, token: u32, response: &CallResponse) {
-        let now = seconds(outbound);
+    fn on_call_response(&self, proxy: &mut dyn Proxy, token: u32, response: &CallResponse) {
+        let now = seconds(proxy);
         for provider in self.remote_providers() {
             self.take_jwks(provider, token, response, now);
         }
@@ -139,8 +139,8 @@ impl Filter for Auth {
 
 /// The proxy's clock in whole seconds; the epoch if it cannot be read,
 /// which makes every `exp` in the past: tokens fail closed.
-fn seconds(outbound: &dyn Outbound) -> u64 {
-    outbound
+fn seconds(proxy: &dyn Proxy) -> u64 {
+    proxy
         .now()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

@@ -1,0 +1,158 @@
+//! Counters with labels, named so that Envoy turns them into labelled
+//! Prometheus series.
+//!
+//! proxy-wasm has no label API, so labels travel in the metric name as
+//! `label=.=value;.;` segments before the base name:
+//!
+//! ```text
+//! rule=.=per-client;.;decision=.=limited;.;meshwasm_ratelimit_requests_total
+//! ```
+//!
+//! Envoy's `stats_config.stats_tags`, one regex per label (see
+//! [`stats_tag_regex`]), cut each segment out and make it a tag, and the
+//! Prometheus endpoint prints
+//! `meshwasm_ratelimit_requests_total{rule="per-client",decision="limited"}`.
+//! (Envoy files Wasm-defined metrics under its `wasmcustom` namespace,
+//! which the Prometheus output leaves off the name.)
+
+use crate::stage::Proxy;
+use std::cell::Cell;
+
+/// The longest label value kept; longer ones are cut.
+const MAX_LABEL_VALUE_BYTES: usize = 64;
+
+/// A metric's name and labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricName {
+    encoded: String,
+    base_at: usize,
+}
+
+impl MetricName {
+    /// A metric with no labels yet. `base` is a Prometheus name
+    /// (`[a-zA-Z_][a-zA-Z0-9_]*`), such as `meshwasm_requests_total`.
+    pub fn new(base: &str) -> Self {
+        Self {
+            encoded: base.to_owned(),
+            base_at: 0,
+        }
+    }
+
+    /// Adds a label. Characters outside `[A-Za-z0-9_.:/-]` in the value
+    /// become `_` (so a value can never end a segment early), and long
+    /// values are cut.
+    #[must_use]
+    pub fn label(mut self, name: &str, value: &str) -> Self {
+        let value: String = value
+            .chars()
+            .take(MAX_LABEL_VALUE_BYTES)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_.:/-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let segment = format!("{name}=.={value};.;");
+        self.encoded.insert_str(self.base_at, &segment);
+        self.base_at += segment.len();
+        self
+    }
+
+    /// The name to define the metric under.
+    pub fn encoded(&self) -> &str {
+        &self.encoded
+    }
+}
+
+/// The `stats_config.stats_tags` regex that turns `label` into a tag.
+pub fn stats_tag_regex(label: &str) -> String {
+    format!("({label}=\\.=(.*?);\\.;)")
+}
+
+/// A counter defined in Envoy the first time it is used, once per VM.
+#[derive(Debug)]
+pub struct Counter {
+    name: MetricName,
+    id: Cell<Option<u32>>,
+}
+
+impl Counter {
+    /// A counter under this name.
+    pub fn new(name: MetricName) -> Self {
+        Self {
+            name,
+            id: Cell::new(None),
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &MetricName {
+        &self.name
+    }
+
+    /// Adds one. A stat that cannot be recorded is not worth failing a
+    /// request for: errors are logged and dropped.
+    pub fn increment(&self, proxy: &mut dyn Proxy) {
+        let id = match self.id.get() {
+            Some(id) => id,
+            None => match proxy.define_counter(self.name.encoded()) {
+                Ok(id) => {
+                    self.id.set(Some(id));
+                    id
+                }
+                Err(e) => {
+                    log::warn!("meshwasm: cannot define {}: {e}", self.name.encoded());
+                    return;
+                }
+            },
+        };
+        if let Err(e) = proxy.increment_counter(id, 1) {
+            log::warn!("meshwasm: cannot count {}: {e}", self.name.encoded());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FakeHost;
+
+    #[test]
+    fn labels_go_before_the_base_name() {
+        let name = MetricName::new("meshwasm_x_total")
+            .label("rule", "per-client")
+            .label("decision", "limited");
+        assert_eq!(
+            name.encoded(),
+            "rule=.=per-client;.;decision=.=limited;.;meshwasm_x_total"
+        );
+    }
+
+    #[test]
+    fn values_cannot_break_the_encoding() {
+        let name = MetricName::new("m").label("v", "a;.;b=.=c d\"é");
+        assert_eq!(name.encoded(), "v=.=a_._b_._c_d__;.;m");
+        let long = MetricName::new("m").label("v", &"x".repeat(100));
+        assert_eq!(
+            long.encoded().len(),
+            "v=.=;.;m".len() + MAX_LABEL_VALUE_BYTES
+        );
+    }
+
+    #[test]
+    fn the_regex_cuts_out_one_label() {
+        assert_eq!(stats_tag_regex("rule"), r"(rule=\.=(.*?);\.;)");
+    }
+
+    #[test]
+    fn counters_are_defined_once() {
+        let counter = Counter::new(MetricName::new("m").label("a", "b"));
+        let mut host = FakeHost::new();
+        counter.increment(&mut host);
+        counter.increment(&mut host);
+        assert_eq!(host.counter("a=.=b;.;m"), 2);
+        assert_eq!(host.counter("other"), 0);
+    }
+}
