@@ -1,19 +1,51 @@
 //! The rate-limit filter's configuration.
 
+use meshwasm_core::matcher::RequestMatch;
 use meshwasm_core::{ConfigError, HeaderName, Validate};
 use serde::Deserialize;
 use std::collections::HashSet;
+
+/// The most keys one rule may track.
+pub const MAX_KEYS_LIMIT: u32 = 1_000_000;
 
 /// The rate-limit filter's JSON configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
-    /// The limits; a request passes only if every rule allows it.
+    /// The limits; a request passes only if every rule that matches it
+    /// allows it.
     #[serde(default)]
     pub rules: Vec<Rule>,
-    /// What to do when the bucket store fails.
+    /// What to do when the bucket store fails, or a rule tracks as many
+    /// keys as it may.
     #[serde(default)]
     pub failure_mode: FailureMode,
+    /// How the client's address is found.
+    #[serde(default)]
+    pub client_address: ClientAddress,
+    /// Send the rate-limit headers on allowed responses too (they are
+    /// always on 429s).
+    #[serde(default)]
+    pub response_headers: bool,
+    /// How many keys each rule tracks at most.
+    #[serde(default = "default_max_keys")]
+    pub max_keys: u32,
+}
+
+fn default_max_keys() -> u32 {
+    10_000
+}
+
+/// Where the client's address comes from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAddress {
+    /// Proxies in front of Envoy that append to `x-forwarded-for` and are
+    /// trusted; the client is the address this many entries from the
+    /// right. 0: the connection's source address, `x-forwarded-for`
+    /// ignored.
+    #[serde(default)]
+    pub xff_trusted_hops: u32,
 }
 
 /// One limit on the requests that share a key.
@@ -22,6 +54,9 @@ pub struct RateLimitConfig {
 pub struct Rule {
     /// Names the rule in stats and logs: lowercase letters, digits, `-`, `_`.
     pub name: String,
+    /// Which requests the rule counts; every request when empty.
+    #[serde(default, rename = "match")]
+    pub matcher: RequestMatch,
     /// What requests are counted together; empty means one shared bucket.
     #[serde(default)]
     pub key: Vec<KeyPart>,
@@ -46,7 +81,8 @@ pub enum KeyPart {
     Header(HeaderName),
 }
 
-/// A number of requests per period, with a burst allowance.
+/// A number of requests per period, with a burst allowance: a bucket of
+/// `requests + burst` that refills at `requests` per period.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limit {
@@ -54,7 +90,7 @@ pub struct Limit {
     pub requests: u32,
     /// The period.
     pub per: Period,
-    /// Requests allowed beyond the steady rate at once.
+    /// Requests allowed at once beyond `requests`.
     #[serde(default)]
     pub burst: u32,
 }
@@ -73,6 +109,18 @@ pub enum Period {
     Day,
 }
 
+impl Period {
+    /// Its length in seconds.
+    pub fn seconds(self) -> u64 {
+        match self {
+            Self::Second => 1,
+            Self::Minute => 60,
+            Self::Hour => 3_600,
+            Self::Day => 86_400,
+        }
+    }
+}
+
 /// What happens to a request when the bucket store fails.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +134,12 @@ pub enum FailureMode {
 
 impl Validate for RateLimitConfig {
     fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_KEYS_LIMIT).contains(&self.max_keys) {
+            return Err(ConfigError::new(
+                "max_keys",
+                format!("must be 1 to {MAX_KEYS_LIMIT}"),
+            ));
+        }
         meshwasm_core::config::validate_named("rules", &self.rules, |r| &r.name)
     }
 }
@@ -104,6 +158,7 @@ impl Validate for Rule {
                 "must be 1 to 64 of lowercase letters, digits, `-` and `_`",
             ));
         }
+        self.matcher.validate().map_err(|e| e.within("match"))?;
         let mut parts = HashSet::new();
         if let Some(i) = self.key.iter().position(|part| !parts.insert(part)) {
             return Err(ConfigError::new(
@@ -126,11 +181,15 @@ mod tests {
     const FULL: &str = r#"{
         "rules": [{
             "name": "per-consumer",
+            "match": {"path": {"prefix": "/api/"}, "methods": ["POST"]},
             "key": ["client_address", {"header": "x-meshwasm-consumer"}],
             "limit": {"requests": 100, "per": "minute", "burst": 20},
             "shadow": true
         }],
-        "failure_mode": "deny"
+        "failure_mode": "deny",
+        "client_address": {"xff_trusted_hops": 1},
+        "response_headers": true,
+        "max_keys": 500
     }"#;
 
     #[test]
@@ -143,6 +202,10 @@ mod tests {
         );
         assert_eq!(rule.limit.per, Period::Minute);
         assert_eq!(config.failure_mode, FailureMode::Deny);
+        assert_eq!(config.client_address.xff_trusted_hops, 1);
+        assert!(config.response_headers && rule.shadow);
+        assert_eq!(config.max_keys, 500);
+        assert!(rule.matcher.matches("POST", "/api/x", |_| None));
     }
 
     #[test]
@@ -150,6 +213,9 @@ mod tests {
         let config: RateLimitConfig = parse(b"{}").unwrap();
         assert!(config.rules.is_empty());
         assert_eq!(config.failure_mode, FailureMode::Allow);
+        assert_eq!(config.client_address.xff_trusted_hops, 0);
+        assert!(!config.response_headers);
+        assert_eq!(config.max_keys, 10_000);
     }
 
     #[test]
@@ -176,6 +242,15 @@ mod tests {
                 "rules[0].key[0].header",
             ),
             (r#"{"failure_mode": "maybe"}"#, "failure_mode"),
+            (r#"{"max_keys": 0}"#, "max_keys"),
+            (
+                r#"{"client_address": {"xff_trusted_hops": -1}}"#,
+                "client_address.xff_trusted_hops",
+            ),
+            (
+                r#"{"rules": [{"name": "a", "match": {"methods": ["get"]}, "limit": {"requests": 1, "per": "day"}}]}"#,
+                "rules[0].match.methods[0]",
+            ),
         ];
         for (json, field) in cases {
             let err = parse::<RateLimitConfig>(json.as_bytes()).unwrap_err();

@@ -1,19 +1,83 @@
 //! The meshwasm rate-limit filter: how often a client may call, exact
-//! across Envoy workers.
+//! across the workers of one Envoy.
 //!
-//! This stage parses and validates the limits; enforcing them is the next
-//! step, and until then the filter says so in Envoy's log and passes every
-//! request.
+//! Rules match requests, build a key from request parts, and hold a GCRA
+//! bucket per key in Envoy's shared data, updated with compare-and-swap
+//! (see [`store`]). A request passes only if every matching rule allows
+//! it; refused requests get a 429 with `retry-after` and the rate-limit
+//! headers.
 
 pub mod config;
+pub mod gcra;
+pub mod headers;
+pub mod key;
+pub mod stage;
+pub mod store;
 
-use config::RateLimitConfig;
-use meshwasm_core::{ConfigError, Filter, Stage};
+use config::{FailureMode, KeyPart, RateLimitConfig};
+use gcra::Gcra;
+use meshwasm_core::matcher::RequestMatch;
+use meshwasm_core::metrics::{Counter, MetricName};
+use meshwasm_core::{ConfigError, Filter, Proxy};
+use stage::RateLimitStage;
 use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+use store::{BucketStore, SharedTable};
+
+/// Idle buckets each rule frees per tick, per worker.
+const SWEEP_BUDGET: u32 = 256;
+
+/// A rule ready to apply.
+#[derive(Debug)]
+pub struct CompiledRule {
+    /// Its name.
+    pub name: String,
+    matcher: RequestMatch,
+    key: Vec<KeyPart>,
+    gcra: Gcra,
+    shadow: bool,
+    store: SharedTable,
+    counters: Counters,
+}
+
+/// A rule's decision counters, `meshwasm_ratelimit_requests_total` by
+/// `rule` and `decision`.
+#[derive(Debug)]
+struct Counters {
+    allowed: Counter,
+    limited: Counter,
+    shadow_limited: Counter,
+    overflow: Counter,
+    error: Counter,
+}
+
+impl Counters {
+    fn new(rule: &str) -> Self {
+        let counter = |decision: &str| {
+            Counter::new(
+                MetricName::new("meshwasm_ratelimit_requests_total")
+                    .label("rule", rule)
+                    .label("decision", decision),
+            )
+        };
+        Self {
+            allowed: counter("allowed"),
+            limited: counter("limited"),
+            shadow_limited: counter("shadow_limited"),
+            overflow: counter("overflow"),
+            error: counter("error"),
+        }
+    }
+}
 
 /// The configured rate-limit filter.
 #[derive(Debug)]
-pub struct RateLimit;
+pub struct RateLimit {
+    rules: Vec<CompiledRule>,
+    failure_mode: FailureMode,
+    xff_trusted_hops: u32,
+    response_headers: bool,
+}
 
 impl Filter for RateLimit {
     const NAME: &'static str = "rate-limit";
@@ -21,25 +85,50 @@ impl Filter for RateLimit {
     type Stage = RateLimitStage;
 
     fn new(config: RateLimitConfig) -> Result<Self, ConfigError> {
-        if !config.rules.is_empty() {
-            log::warn!(
-                "meshwasm rate-limit: {} rule(s) validated; this build does not enforce them yet",
-                config.rules.len()
-            );
-        }
-        Ok(Self)
+        let rules = config
+            .rules
+            .iter()
+            .map(|rule| CompiledRule {
+                name: rule.name.clone(),
+                matcher: rule.matcher.clone(),
+                key: rule.key.clone(),
+                gcra: Gcra::new(&rule.limit),
+                shadow: rule.shadow,
+                store: SharedTable::new(&rule.name, config.max_keys),
+                counters: Counters::new(&rule.name),
+            })
+            .collect();
+        Ok(Self {
+            rules,
+            failure_mode: config.failure_mode,
+            xff_trusted_hops: config.client_address.xff_trusted_hops,
+            response_headers: config.response_headers,
+        })
     }
 
     fn stage(self: &Rc<Self>) -> RateLimitStage {
-        RateLimitStage
+        RateLimitStage::new(Rc::clone(self))
+    }
+
+    fn tick_period(&self) -> Option<Duration> {
+        (!self.rules.is_empty()).then_some(Duration::from_secs(1))
+    }
+
+    fn on_tick(&self, proxy: &mut dyn Proxy) {
+        let Some(now) = nanos(proxy) else {
+            return;
+        };
+        for rule in &self.rules {
+            rule.store.sweep(proxy, now, SWEEP_BUDGET);
+        }
     }
 }
 
-/// The rate-limit filter's work on one request.
-#[derive(Debug)]
-pub struct RateLimitStage;
-
-impl Stage for RateLimitStage {}
+/// The proxy's clock in nanoseconds since the epoch.
+fn nanos(proxy: &dyn Proxy) -> Option<u64> {
+    let since = proxy.now().ok()?.duration_since(UNIX_EPOCH).ok()?;
+    u64::try_from(since.as_nanos()).ok()
+}
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 meshwasm_core::export_filter!(RateLimit);
