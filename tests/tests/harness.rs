@@ -63,3 +63,30 @@ fn a_programmed_reply_answers_its_path() {
     assert_eq!(envoy.get("/other", &[]).json()["path"], "/other");
     assert_eq!(echo.received().len(), 2);
 }
+
+#[test]
+fn many_concurrent_connections_are_all_answered() {
+    let echo = Echo::start("backend", "127.0.0.1:0").unwrap();
+    let envoy = Envoy::start(&Bootstrap::new(&echo)).unwrap_or_else(|e| panic!("{e}"));
+    let url = envoy.url().to_owned();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                (0..5)
+                    .map(|_| meshwasm_e2e::send("GET", &format!("{url}/x"), &[], b"").status)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let statuses: Vec<u16> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "{statuses:?} after {:?}",
+        started.elapsed()
+    );
+}

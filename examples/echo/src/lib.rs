@@ -21,16 +21,16 @@
 //! an external auth service, a failing backend) and read back every
 //! request the service received.
 
+mod http;
+
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
-use std::net::SocketAddr;
+use std::io::BufReader;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
-
-/// The largest request body read; the rest is dropped.
-const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 /// A request as the service received it.
 #[derive(Debug, Clone, Serialize)]
@@ -117,34 +117,36 @@ struct State {
 /// A running echo service. Stops when dropped.
 pub struct Echo {
     name: String,
-    server: Arc<tiny_http::Server>,
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Echo {
     /// Starts a service named `name` on `addr` (`127.0.0.1:0` for any free
     /// port).
     pub fn start(name: &str, addr: &str) -> std::io::Result<Self> {
-        let server = tiny_http::Server::http(addr).map_err(std::io::Error::other)?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| std::io::Error::other("not an IP listener"))?;
-        let server = Arc::new(server);
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
-        let (srv, st, nm) = (Arc::clone(&server), Arc::clone(&state), name.to_owned());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, nm, halt) = (Arc::clone(&state), name.to_owned(), Arc::clone(&stop));
         thread::spawn(move || {
-            for request in srv.incoming_requests() {
-                let (st, nm) = (Arc::clone(&st), nm.clone());
-                thread::spawn(move || handle(&nm, &st, request));
+            for stream in listener.incoming() {
+                if halt.load(Ordering::Acquire) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let (st, nm) = (Arc::clone(&st), nm.clone());
+                    thread::spawn(move || serve(&nm, &st, stream));
+                }
             }
         });
         Ok(Self {
             name: name.to_owned(),
-            server,
             addr,
             state,
+            stop,
         })
     }
 
@@ -171,7 +173,9 @@ impl Echo {
 
 impl Drop for Echo {
     fn drop(&mut self) {
-        self.server.unblock();
+        self.stop.store(true, Ordering::Release);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
     }
 }
 
@@ -179,63 +183,42 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn handle(name: &str, state: &Mutex<State>, mut request: tiny_http::Request) {
-    let (path, query) = match request.url().split_once('?') {
-        Some((p, q)) => (p.to_owned(), q.to_owned()),
-        None => (request.url().to_owned(), String::new()),
+/// Serves one connection: HTTP/1.1 requests in turn, kept alive until the
+/// peer closes or asks to.
+fn serve(name: &str, state: &Mutex<State>, stream: TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    let Ok(write_half) = stream.try_clone() else {
+        return;
     };
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    let mut extra_headers = Vec::new();
-    for h in request.headers() {
-        let (n, v) = (
-            h.field.as_str().as_str().to_ascii_lowercase(),
-            h.value.to_string(),
-        );
-        if n == "x-echo-header" {
-            if let Some((hn, hv)) = v.split_once(':') {
-                extra_headers.push((hn.trim().to_owned(), hv.trim().to_owned()));
-            }
-        }
-        headers
-            .entry(n)
-            .and_modify(|old| {
-                old.push_str(", ");
-                old.push_str(&v);
-            })
-            .or_insert(v);
-    }
-    let mut body = Vec::new();
-    // A body we cannot read is echoed as what was read of it.
-    let _ = request
-        .as_reader()
-        .take(MAX_BODY_BYTES)
-        .read_to_end(&mut body);
-    let received = Received {
-        upstream: name.to_owned(),
-        method: request.method().as_str().to_owned(),
-        path,
-        query,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    let programmed = {
-        let mut state = lock(state);
-        state.received.push(received.clone());
-        state.replies.get(&received.path).cloned()
-    };
-    let reply = programmed.unwrap_or_else(|| echo_reply(&received, extra_headers));
-    thread::sleep(reply.delay);
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    for (n, v) in &reply.headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(n.as_bytes(), v.as_bytes()) {
-            response.add_header(h);
+    let mut reader = BufReader::new(stream);
+    let mut writer = write_half;
+    while let Some((received, keep_alive)) = http::read_request(name, &mut reader) {
+        let programmed = {
+            let mut state = lock(state);
+            state.received.push(received.clone());
+            state.replies.get(&received.path).cloned()
+        };
+        let (headers, reply) = match programmed {
+            Some(reply) => (Vec::new(), reply),
+            None => echo_reply(&received),
+        };
+        thread::sleep(reply.delay);
+        if http::write_response(&mut writer, &reply, &headers, keep_alive).is_err() || !keep_alive {
+            break;
         }
     }
-    // The client may have gone; nothing to do about it.
-    let _ = request.respond(response);
 }
 
-fn echo_reply(received: &Received, headers: Vec<(String, String)>) -> Reply {
+fn echo_reply(received: &Received) -> (Vec<(String, String)>, Reply) {
+    let extra = received
+        .header("x-echo-header")
+        .map(|v| {
+            v.split(", ")
+                .filter_map(|h| h.split_once(':'))
+                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
     let status = received
         .header("x-echo-status")
         .and_then(|s| s.parse().ok())
@@ -249,6 +232,5 @@ fn echo_reply(received: &Received, headers: Vec<(String, String)>) -> Reply {
         None => Reply::json(&serde_json::json!(received)),
     };
     reply.status = status;
-    reply.headers.extend(headers);
-    reply.delay(delay)
+    (extra, reply.delay(delay))
 }
