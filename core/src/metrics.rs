@@ -18,6 +18,10 @@
 use crate::stage::Proxy;
 use std::cell::Cell;
 
+/// Every label a meshwasm metric may carry: Envoy needs one
+/// `stats_config.stats_tags` entry each ([`stats_tag_regex`]).
+pub const LABELS: &[&str] = &["rule", "decision"];
+
 /// The longest label value kept; longer ones are cut.
 const MAX_LABEL_VALUE_BYTES: usize = 64;
 

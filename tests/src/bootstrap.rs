@@ -132,8 +132,15 @@ impl Bootstrap {
             .iter()
             .map(|(name, addr)| cluster(name, *addr))
             .collect();
+        let stats_tags: Vec<Value> = meshwasm_core::metrics::LABELS
+            .iter()
+            .map(|label| {
+                json!({ "tag_name": label, "regex": meshwasm_core::metrics::stats_tag_regex(label) })
+            })
+            .collect();
         json!({
             "admin": { "address": socket(([127, 0, 0, 1], 0).into()) },
+            "stats_config": { "stats_tags": stats_tags },
             "static_resources": {
                 "listeners": [{
                     "name": "ingress",

@@ -148,6 +148,30 @@ impl Envoy {
         client::send("GET", &format!("{}{path}", self.admin), &[], b"")
     }
 
+    /// Every sample `/stats/prometheus` shows, parsed with a Prometheus
+    /// text-format parser.
+    pub fn prometheus(&self) -> Vec<prometheus_parse::Sample> {
+        let text = self.admin_get("/stats/prometheus").body;
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        prometheus_parse::Scrape::parse(lines)
+            .unwrap_or_else(|e| panic!("/stats/prometheus does not parse: {e}\n{text}"))
+            .samples
+    }
+
+    /// The value of counter `metric` with exactly these labels (0 when no
+    /// such series exists).
+    pub fn counter(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        self.prometheus()
+            .iter()
+            .filter(|s| s.metric == metric)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    }
+
     /// The listener's base URL, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> &str {
         &self.listener

@@ -23,7 +23,7 @@ mod envoy;
 pub mod tokens;
 
 pub use bootstrap::{Bootstrap, WasmFilter};
-pub use client::Answer;
+pub use client::{send, Answer};
 pub use envoy::{Envoy, StartError};
 pub use meshwasm_echo::{Echo, Received, Reply};
 

@@ -43,7 +43,8 @@ pub struct Auth {
 
 impl Auth {
     /// Takes the answer to a JWKS fetch of `provider`, if it is the one
-    /// under way.
+    /// under way. New keys also forget every verified token, so a key that
+    /// was removed stops verifying at once, cached tokens included.
     fn take_jwks(&self, provider: &Provider, call: u32, answer: &CallResponse, now: u64) {
         let Some(remote) = provider.remote() else {
             return;
@@ -53,10 +54,15 @@ impl Auth {
             return;
         }
         match remote.finish(answer, now) {
-            Ok(count) => log::info!(
-                "meshwasm auth: provider `{}`: {count} key(s) fetched",
-                provider.name
-            ),
+            Ok(count) => {
+                log::info!(
+                    "meshwasm auth: provider `{}`: {count} key(s) fetched",
+                    provider.name
+                );
+                if let Some(jwt) = &self.jwt {
+                    jwt.forget_verified();
+                }
+            }
             Err(why) => log::warn!("meshwasm auth: provider `{}`: {why}", provider.name),
         }
     }

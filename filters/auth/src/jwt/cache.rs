@@ -72,6 +72,12 @@ impl TokenCache {
         }
     }
 
+    /// Forgets every token.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+
     /// How many tokens are remembered.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -117,6 +123,8 @@ mod tests {
         cache.remove(&b);
         assert!(cache.get(&b).is_none());
         assert_eq!(cache.len(), 1);
+        cache.clear();
+        assert!(cache.is_empty() && cache.get(&c).is_none());
     }
 
     #[test]

@@ -70,6 +70,11 @@ impl Jwt {
         sources
     }
 
+    /// Forgets every verified token (the keys changed).
+    pub fn forget_verified(&self) {
+        self.cache.borrow_mut().clear();
+    }
+
     /// Verifies `token`, found at `source`, at `now` (seconds). The first
     /// provider that reads from `source` and takes the token's issuer
     /// checks it. A token verified before is not verified again while it is
