@@ -29,7 +29,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 request() {
   printf '$ curl %s\n' "${*@Q}"
   curl -sS -D "$state/headers" -o "$state/body" "$@"
-  grep -iE '^(HTTP/|www-authenticate)' "$state/headers"
+  grep -iE '^(HTTP/|www-authenticate|retry-after|x-ratelimit|ratelimit)' "$state/headers"
   jq . "$state/body" 2>/dev/null || cat "$state/body"
 }
 
@@ -75,8 +75,17 @@ request -X POST 'http://127.0.0.1:10000/orders?id=7' -H 'x-api-key: alice-demo-k
 step "A client cannot name itself: its own x-meshwasm-consumer is replaced by the authenticated one"
 request http://127.0.0.1:10000/whoami -H 'x-api-key: bob-demo-key' -H 'x-meshwasm-consumer: admin'
 
+step "bob may make 5 requests a minute; the rate-limit filter answers the rest with 429 (one already went above):"
+for i in 2 3 4 5; do
+  printf '  request %s: %s\n' "$i" "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:10000/orders -H 'x-api-key: bob-demo-key')"
+done
+request http://127.0.0.1:10000/orders -H 'x-api-key: bob-demo-key'
+
 step "Health checks are anonymous by rule:"
 request http://127.0.0.1:10000/healthz
+
+step "What the filters counted, at /stats/prometheus:"
+curl -fsS http://127.0.0.1:9901/stats/prometheus | grep '^meshwasm_' | sed 's/^/  /'
 
 step "Envoy's own counters for the listener:"
 curl -fsS 'http://127.0.0.1:9901/stats?filter=^http\.ingress\.downstream_rq_[2-5]xx$' | sed 's/^/  /'
