@@ -17,6 +17,7 @@ pub mod filter;
 pub mod matcher;
 pub mod metrics;
 pub mod names;
+pub mod request;
 pub mod stage;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

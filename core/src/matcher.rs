@@ -1,18 +1,121 @@
-//! Request matching that several filters share: by path, method and
-//! headers.
+//! Request matching that every filter shares: by method, path, host,
+//! headers, query parameters and cookies. Regexes are compiled once, when
+//! the configuration is read, with a linear-time engine.
 
 use crate::config::{validate_each, ConfigError, Validate};
 use crate::names::HeaderName;
+use crate::request;
 use serde::Deserialize;
+use std::fmt;
+
+/// The largest compiled regex allowed, in bytes of the engine's program.
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+
+/// A regex from a configuration, compiled when read. It must match the
+/// whole value (as Envoy's `safe_regex` does).
+#[derive(Clone)]
+pub struct Regex {
+    source: String,
+    compiled: regex_lite::Regex,
+}
+
+impl Regex {
+    /// Whether it matches the whole of `value`.
+    pub fn is_match(&self, value: &str) -> bool {
+        self.compiled.is_match(value)
+    }
+
+    /// The capture groups of a whole-value match, group 0 (the value)
+    /// first; a group that took no part is empty.
+    pub fn captures(&self, value: &str) -> Option<Vec<String>> {
+        let caps = self.compiled.captures(value)?;
+        Some(
+            caps.iter()
+                .map(|m| m.map_or_else(String::new, |m| m.as_str().to_owned()))
+                .collect(),
+        )
+    }
+
+    /// Replaces a whole-value match with `replacement`, in which `$1`,
+    /// `${name}` and so on name capture groups.
+    pub fn replace(&self, value: &str, replacement: &str) -> Option<String> {
+        let caps = self.compiled.captures(value)?;
+        let mut out = String::new();
+        caps.expand(replacement, &mut out);
+        Some(out)
+    }
+
+    /// How many capture groups it has, group 0 included.
+    pub fn groups(&self) -> usize {
+        self.compiled.captures_len()
+    }
+}
+
+impl fmt::Debug for Regex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Regex({:?})", self.source)
+    }
+}
+
+impl TryFrom<String> for Regex {
+    type Error = String;
+
+    fn try_from(source: String) -> Result<Self, Self::Error> {
+        let compiled = regex_lite::RegexBuilder::new(&format!("^(?:{source})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| format!("`{}` is not a valid regex: {e}", source.escape_debug()))?;
+        Ok(Self { source, compiled })
+    }
+}
+
+impl<'de> Deserialize<'de> for Regex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let source = String::deserialize(d)?;
+        Self::try_from(source).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a string is matched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum StringMatch {
+    /// The whole value.
+    Exact(String),
+    /// Its start.
+    Prefix(String),
+    /// Its end.
+    Suffix(String),
+    /// Anywhere in it.
+    Contains(String),
+    /// A regex matching the whole value.
+    Regex(Regex),
+}
+
+impl StringMatch {
+    /// Whether `value` matches.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(s) => value == s,
+            Self::Prefix(s) => value.starts_with(s.as_str()),
+            Self::Suffix(s) => value.ends_with(s.as_str()),
+            Self::Contains(s) => value.contains(s.as_str()),
+            Self::Regex(r) => r.is_match(value),
+        }
+    }
+}
 
 /// How a rule matches the request path (without the query).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PathMatch {
     /// The whole path.
     Exact(String),
     /// The path's start.
     Prefix(String),
+    /// A regex matching the whole path; its groups can be used in
+    /// templates and rewrites.
+    Regex(Regex),
 }
 
 impl PathMatch {
@@ -21,70 +124,100 @@ impl PathMatch {
         match self {
             Self::Exact(p) => path == p,
             Self::Prefix(p) => path.starts_with(p.as_str()),
+            Self::Regex(r) => r.is_match(path),
         }
     }
 }
 
 impl Validate for PathMatch {
     fn validate(&self) -> Result<(), ConfigError> {
-        let (Self::Exact(path) | Self::Prefix(path)) = self;
-        if path.starts_with('/') {
-            Ok(())
-        } else {
-            Err(ConfigError::new("", "must start with `/`"))
+        match self {
+            Self::Exact(path) | Self::Prefix(path) if !path.starts_with('/') => {
+                Err(ConfigError::new("", "must start with `/`"))
+            }
+            _ => Ok(()),
         }
     }
 }
 
-/// A condition on one request header. Exactly one of `exact`, `prefix`
-/// and `present` is set.
+/// A condition on one named value (a header, a query parameter, a
+/// cookie). Exactly one of `exact`, `prefix`, `suffix`, `contains`,
+/// `regex` and `present` is set.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HeaderMatch {
-    /// The header.
-    pub name: HeaderName,
-    /// Its value is exactly this.
+pub struct ValueMatch<N = String> {
+    /// The value's name.
+    pub name: N,
+    /// The value is exactly this.
     #[serde(default)]
     pub exact: Option<String>,
-    /// Its value starts with this.
+    /// The value starts with this.
     #[serde(default)]
     pub prefix: Option<String>,
-    /// It is present (`true`) or absent (`false`).
+    /// The value ends with this.
+    #[serde(default)]
+    pub suffix: Option<String>,
+    /// The value contains this.
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// A regex matches the whole value.
+    #[serde(default)]
+    pub regex: Option<Regex>,
+    /// The value is present (`true`) or absent (`false`).
     #[serde(default)]
     pub present: Option<bool>,
 }
 
-impl HeaderMatch {
-    /// Whether a header with this value (`None`: absent) matches.
+/// A condition on a request header.
+pub type HeaderMatch = ValueMatch<HeaderName>;
+
+impl<N> ValueMatch<N> {
+    /// Whether a value (`None`: absent) matches.
     pub fn matches(&self, value: Option<&str>) -> bool {
-        match (&self.exact, &self.prefix, self.present, value) {
-            (Some(want), _, _, Some(v)) => v == want,
-            (_, Some(want), _, Some(v)) => v.starts_with(want.as_str()),
-            (_, _, Some(present), v) => present == v.is_some(),
-            _ => false,
+        let Some(value) = value else {
+            return self.present == Some(false);
+        };
+        if let Some(present) = self.present {
+            return present;
         }
+        self.exact.as_ref().is_none_or(|s| value == s)
+            && self
+                .prefix
+                .as_ref()
+                .is_none_or(|s| value.starts_with(s.as_str()))
+            && self
+                .suffix
+                .as_ref()
+                .is_none_or(|s| value.ends_with(s.as_str()))
+            && self
+                .contains
+                .as_ref()
+                .is_none_or(|s| value.contains(s.as_str()))
+            && self.regex.as_ref().is_none_or(|r| r.is_match(value))
     }
 }
 
-impl Validate for HeaderMatch {
+impl<N> Validate for ValueMatch<N> {
     fn validate(&self) -> Result<(), ConfigError> {
         let set = [
             self.exact.is_some(),
             self.prefix.is_some(),
+            self.suffix.is_some(),
+            self.contains.is_some(),
+            self.regex.is_some(),
             self.present.is_some(),
         ];
         if set.iter().filter(|s| **s).count() != 1 {
             return Err(ConfigError::new(
                 "",
-                "set exactly one of `exact`, `prefix` and `present`",
+                "set exactly one of `exact`, `prefix`, `suffix`, `contains`, `regex` and `present`",
             ));
         }
         Ok(())
     }
 }
 
-/// Conditions on a request's path, method and headers; all that are set
-/// must hold.
+/// Conditions on a request; all that are set must hold.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestMatch {
@@ -94,28 +227,69 @@ pub struct RequestMatch {
     /// Any of these methods; any method when empty.
     #[serde(default)]
     pub methods: Vec<String>,
-    /// Conditions on headers; all must hold.
+    /// The host (`:authority`); any when unset.
+    #[serde(default)]
+    pub host: Option<StringMatch>,
+    /// Conditions on headers.
     #[serde(default)]
     pub headers: Vec<HeaderMatch>,
+    /// Conditions on query parameters (percent-decoded).
+    #[serde(default)]
+    pub query: Vec<ValueMatch>,
+    /// Conditions on cookies.
+    #[serde(default)]
+    pub cookies: Vec<ValueMatch>,
 }
 
 impl RequestMatch {
-    /// Whether a request with this method and path (query included or
-    /// not) matches; `header` looks up a request header, and is asked only
-    /// when path and method match.
+    /// Whether a request with this method and path (query included)
+    /// matches; `header` looks up a request header, and is asked only when
+    /// path and method match.
     pub fn matches(
         &self,
         method: &str,
         path: &str,
         mut header: impl FnMut(&str) -> Option<String>,
     ) -> bool {
-        let path = path.split_once('?').map_or(path, |(p, _)| p);
-        self.path.as_ref().is_none_or(|p| p.matches(path))
+        let bare = path.split_once('?').map_or(path, |(p, _)| p);
+        if !(self.path.as_ref().is_none_or(|p| p.matches(bare))
             && (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
             && self
-                .headers
+                .query
                 .iter()
-                .all(|h| h.matches(header(h.name.as_str()).as_deref()))
+                .all(|q| q.matches(request::query_param(path, &q.name).as_deref())))
+        {
+            return false;
+        }
+        if let Some(host) = &self.host {
+            if !host.matches(&header(":authority").unwrap_or_default()) {
+                return false;
+            }
+        }
+        if !self
+            .headers
+            .iter()
+            .all(|h| h.matches(header(h.name.as_str()).as_deref()))
+        {
+            return false;
+        }
+        if self.cookies.is_empty() {
+            return true;
+        }
+        let cookies = header("cookie").unwrap_or_default();
+        self.cookies
+            .iter()
+            .all(|c| c.matches(request::cookie(&cookies, &c.name)))
+    }
+
+    /// The capture groups of a regex path match (group 0 first); empty
+    /// for other path matches.
+    pub fn path_captures(&self, path: &str) -> Vec<String> {
+        let bare = path.split_once('?').map_or(path, |(p, _)| p);
+        match &self.path {
+            Some(PathMatch::Regex(r)) => r.captures(bare).unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -134,7 +308,9 @@ impl Validate for RequestMatch {
                 "must be an uppercase method name such as `GET`",
             ));
         }
-        validate_each("headers", &self.headers)
+        validate_each("headers", &self.headers)?;
+        validate_each("query", &self.query)?;
+        validate_each("cookies", &self.cookies)
     }
 }
 
@@ -148,6 +324,16 @@ mod tests {
 
     fn no_headers(_: &str) -> Option<String> {
         None
+    }
+
+    fn headers(
+        list: &'static [(&'static str, &'static str)],
+    ) -> impl FnMut(&str) -> Option<String> {
+        move |name| {
+            list.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -166,23 +352,65 @@ mod tests {
     }
 
     #[test]
-    fn headers_match_when_asked() {
+    fn regex_paths_match_whole_and_capture() {
+        let m = matcher(r#"{"path": {"regex": "/users/([0-9]+)(/.*)?"}}"#).unwrap();
+        assert!(m.matches("GET", "/users/42/orders?x=1", no_headers));
+        assert!(
+            !m.matches("GET", "/v1/users/42", no_headers),
+            "a regex matches the whole path"
+        );
+        assert_eq!(
+            m.path_captures("/users/42/orders?x"),
+            ["/users/42/orders", "42", "/orders"]
+        );
+        assert_eq!(m.path_captures("/users/42"), ["/users/42", "42", ""]);
+    }
+
+    #[test]
+    fn every_string_match_kind_works() {
+        let cases = [
+            (r#"{"exact": "a.example"}"#, "a.example", true),
+            (r#"{"prefix": "api."}"#, "api.example", true),
+            (r#"{"suffix": ".example"}"#, "a.example", true),
+            (r#"{"suffix": ".example"}"#, "a.example.org", false),
+            (r#"{"contains": "beta"}"#, "x-beta-y", true),
+            (r#"{"regex": "[a-z]+\\.example"}"#, "shop.example", true),
+            (r#"{"regex": "[a-z]+"}"#, "shop.example", false),
+        ];
+        for (json, value, expected) in cases {
+            let m: StringMatch = serde_json::from_str(json).unwrap();
+            assert_eq!(m.matches(value), expected, "{json} on {value}");
+        }
+    }
+
+    #[test]
+    fn hosts_headers_query_and_cookies_match() {
         let m = matcher(
-            r#"{"headers": [{"name": "X-Tier", "exact": "free"}, {"name": "x-debug", "present": false},
-                            {"name": "user-agent", "prefix": "curl/"}]}"#,
+            r#"{"host": {"suffix": ".example"},
+                "headers": [{"name": "X-Tier", "exact": "free"}, {"name": "x-debug", "present": false},
+                            {"name": "user-agent", "regex": "curl/[0-9.]+"}],
+                "query": [{"name": "beta", "exact": "1"}],
+                "cookies": [{"name": "group", "prefix": "canary"}]}"#,
         )
         .unwrap();
-        let request = |tier: &'static str, debug: bool| {
-            move |name: &str| match name {
-                "x-tier" => Some(tier.to_owned()),
-                "x-debug" if debug => Some(String::new()),
-                "user-agent" => Some("curl/8".to_owned()),
-                _ => None,
-            }
-        };
-        assert!(m.matches("GET", "/", request("free", false)));
-        assert!(!m.matches("GET", "/", request("paid", false)));
-        assert!(!m.matches("GET", "/", request("free", true)));
+        let good = &[
+            (":authority", "shop.example"),
+            ("x-tier", "free"),
+            ("user-agent", "curl/8.1"),
+            ("cookie", "a=b; group=canary-7"),
+        ];
+        assert!(m.matches("GET", "/?beta=1", headers(good)));
+        assert!(!m.matches("GET", "/?beta=2", headers(good)));
+        assert!(!m.matches("GET", "/", headers(good)));
+        assert!(!m.matches("GET", "/?beta=1", headers(&[(":authority", "shop.other")])));
+        let with_debug = &[
+            (":authority", "shop.example"),
+            ("x-tier", "free"),
+            ("user-agent", "curl/8.1"),
+            ("cookie", "group=canary"),
+            ("x-debug", "1"),
+        ];
+        assert!(!m.matches("GET", "/?beta=1", headers(with_debug)));
         let mut asked = false;
         let path_only =
             matcher(r#"{"path": {"exact": "/a"}, "headers": [{"name": "x", "present": true}]}"#)
@@ -196,16 +424,36 @@ mod tests {
 
     #[test]
     fn bad_matchers_are_named() {
-        let err = matcher(r#"{"path": {"prefix": "api"}}"#).unwrap_err();
-        assert_eq!(err.field(), "path");
-        let err = matcher(r#"{"methods": ["GET", "get"]}"#).unwrap_err();
-        assert_eq!(err.field(), "methods[1]");
-        let err = matcher(r#"{"path": {"regex": "x"}}"#).unwrap_err();
-        assert_eq!(err.field(), "path");
-        let err =
-            matcher(r#"{"headers": [{"name": "x", "exact": "a", "present": true}]}"#).unwrap_err();
-        assert_eq!(err.field(), "headers[0]");
-        let err = matcher(r#"{"headers": [{"name": "x"}]}"#).unwrap_err();
-        assert_eq!(err.field(), "headers[0]");
+        let cases = [
+            (r#"{"path": {"prefix": "api"}}"#, "path"),
+            (r#"{"methods": ["GET", "get"]}"#, "methods[1]"),
+            (r#"{"path": {"glob": "x"}}"#, "path"),
+            (r#"{"path": {"regex": "(unclosed"}}"#, "path.regex"),
+            (
+                r#"{"headers": [{"name": "x", "exact": "a", "present": true}]}"#,
+                "headers[0]",
+            ),
+            (r#"{"headers": [{"name": "x"}]}"#, "headers[0]"),
+            (
+                r#"{"query": [{"name": "q", "regex": "[z-a]"}]}"#,
+                "query[0].regex",
+            ),
+            (r#"{"host": {"regex": "a{99999999}"}}"#, "host.regex"),
+        ];
+        for (json, field) in cases {
+            let err = matcher(json).unwrap_err();
+            assert_eq!(err.field(), field, "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn replacements_use_groups() {
+        let r = Regex::try_from("/api/v([0-9])/(.*)".to_owned()).unwrap();
+        assert_eq!(
+            r.replace("/api/v2/users", "/v$1/${2}").as_deref(),
+            Some("/v2/users")
+        );
+        assert_eq!(r.replace("/other", "/x"), None);
+        assert_eq!(r.groups(), 3);
     }
 }

@@ -116,7 +116,8 @@ impl BasicUsers {
 
     /// Checks an `Authorization` header value.
     pub fn check(&self, authorization: &str) -> BasicOutcome<'_> {
-        let Some(encoded) = crate::credentials::strip_prefix_ignore_case(authorization, "Basic ")
+        let Some(encoded) =
+            meshwasm_core::request::strip_prefix_ignore_case(authorization, "Basic ")
         else {
             return BasicOutcome::Absent;
         };

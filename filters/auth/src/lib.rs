@@ -10,7 +10,6 @@
 pub mod api_key;
 pub mod basic;
 pub mod config;
-pub mod credentials;
 pub mod ext_authz;
 pub mod jwt;
 pub mod rules;

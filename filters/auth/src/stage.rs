@@ -3,12 +3,12 @@
 
 use crate::basic::BasicOutcome;
 use crate::config::{Method, TokenSource, MAX_CREDENTIAL_BYTES};
-use crate::credentials::{self, strip_prefix_ignore_case};
 use crate::ext_authz::Verdict;
 use crate::jwt::cache::Verified;
 use crate::jwt::error::JwtError;
 use crate::rules::CompiledRule;
 use crate::{seconds, Auth};
+use meshwasm_core::request::{self, strip_prefix_ignore_case};
 use meshwasm_core::{
     CallResponse, Flow, HeaderMap, HeaderName, Host, HostError, LocalResponse, Stage,
 };
@@ -168,8 +168,7 @@ impl AuthStage {
                 },
             )),
             Ok(None) => keys.query.as_ref().and_then(|q| {
-                credentials::query_param(&self.path, q)
-                    .map(|key| (key, TokenSource::Query(q.clone())))
+                request::query_param(&self.path, q).map(|key| (key, TokenSource::Query(q.clone())))
             }),
             Err(_) => return Step::Refused(Failure::Unreadable),
         };
@@ -221,10 +220,10 @@ impl AuthStage {
                         Some(p) => strip_prefix_ignore_case(&v, p).map(|t| t.trim().to_owned()),
                         None => Some(v),
                     }),
-                TokenSource::Query(name) => credentials::query_param(&self.path, name),
+                TokenSource::Query(name) => request::query_param(&self.path, name),
                 TokenSource::Cookie(name) => host
                     .header(HeaderMap::Request, "cookie")?
-                    .and_then(|c| credentials::cookie(&c, name).map(str::to_owned)),
+                    .and_then(|c| request::cookie(&c, name).map(str::to_owned)),
             };
             if let Some(token) = token.filter(|t| !t.is_empty()) {
                 return Ok(Some((token, source.clone())));
@@ -524,13 +523,13 @@ fn remove_credential(
         TokenSource::Query(name) => host.set_header(
             HeaderMap::Request,
             ":path",
-            &credentials::without_query_param(path, name),
+            &request::without_query_param(path, name),
         ),
         TokenSource::Cookie(name) => {
             let cookies = host
                 .header(HeaderMap::Request, "cookie")?
                 .unwrap_or_default();
-            match credentials::without_cookie(&cookies, name) {
+            match request::without_cookie(&cookies, name) {
                 Some(rest) => host.set_header(HeaderMap::Request, "cookie", &rest),
                 None => host.remove_header(HeaderMap::Request, "cookie"),
             }

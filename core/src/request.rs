@@ -1,5 +1,6 @@
-//! Reading credentials out of a request: query parameters, cookies,
-//! header prefixes. Pure string work, bounded by what Envoy hands over.
+//! Reading parts of a request out of its headers: query parameters,
+//! cookies, header prefixes. Pure string work, bounded by what Envoy hands
+//! over.
 
 /// A query parameter of `path`, percent-decoded; `None` when absent or not
 /// valid UTF-8 once decoded. The first occurrence wins.
