@@ -301,4 +301,10 @@ impl Host for ProxyHost {
     fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError> {
         hostcalls::set_map_value(map_type(map), name, None).map_err(host_error)
     }
+
+    fn clear_route_cache(&mut self) -> Result<(), HostError> {
+        hostcalls::call_foreign_function("clear_route_cache", None)
+            .map(drop)
+            .map_err(host_error)
+    }
 }

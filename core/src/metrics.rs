@@ -20,7 +20,7 @@ use std::cell::Cell;
 
 /// Every label a meshwasm metric may carry: Envoy needs one
 /// `stats_config.stats_tags` entry each ([`stats_tag_regex`]).
-pub const LABELS: &[&str] = &["rule", "decision"];
+pub const LABELS: &[&str] = &["rule", "decision", "target"];
 
 /// The longest label value kept; longer ones are cut.
 const MAX_LABEL_VALUE_BYTES: usize = 64;

@@ -157,6 +157,9 @@ pub trait Host: Proxy {
     fn add_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError>;
     /// Removes every value of a header.
     fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError>;
+    /// Makes Envoy pick the request's route again, after its headers or
+    /// path changed.
+    fn clear_route_cache(&mut self) -> Result<(), HostError>;
 }
 
 /// What happens to a request after a stage has seen its headers.

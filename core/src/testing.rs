@@ -24,6 +24,8 @@ pub struct FakeHost {
     pub refuse_calls: bool,
     /// Request and connection properties, by path joined with `.`.
     pub properties: HashMap<String, Vec<u8>>,
+    /// How often the route cache was cleared.
+    pub route_cache_cleared: usize,
     /// What every VM of the proxy shares: shared data and stats.
     pub process: Rc<RefCell<Process>>,
 }
@@ -115,6 +117,7 @@ impl Default for FakeHost {
             calls: Vec::new(),
             refuse_calls: false,
             properties: HashMap::new(),
+            route_cache_cleared: 0,
             process: Rc::default(),
         }
     }
@@ -290,6 +293,11 @@ impl Host for FakeHost {
     fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError> {
         self.map_mut(map)
             .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        Ok(())
+    }
+
+    fn clear_route_cache(&mut self) -> Result<(), HostError> {
+        self.route_cache_cleared += 1;
         Ok(())
     }
 }

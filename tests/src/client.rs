@@ -29,11 +29,13 @@ impl Answer {
     }
 }
 
-/// Sends one request, on a connection of its own, and reads the whole
+/// Sends one request, on a connection of its own (redirects are answers,
+/// not followed), and reads the whole
 /// answer; panics when no answer comes (a test failure, with the reason).
 pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(20)))
         .build()
         .into();

@@ -119,8 +119,11 @@ pub(crate) fn write_response(
         head.push_str("connection: close\r\n");
     }
     head.push_str("\r\n");
-    writer.write_all(head.as_bytes())?;
-    writer.write_all(&reply.body)?;
+    // One write: a head and a body in two segments would wait on Nagle's
+    // algorithm and the peer's delayed ACK.
+    let mut message = head.into_bytes();
+    message.extend_from_slice(&reply.body);
+    writer.write_all(&message)?;
     writer.flush()
 }
 

@@ -187,6 +187,7 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 /// peer closes or asks to.
 fn serve(name: &str, state: &Mutex<State>, stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    let _ = stream.set_nodelay(true);
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
