@@ -29,7 +29,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 request() {
   printf '$ curl %s\n' "${*@Q}"
   curl -sS -D "$state/headers" -o "$state/body" "$@"
-  grep -iE '^(HTTP/|www-authenticate|retry-after|x-ratelimit|ratelimit)' "$state/headers"
+  grep -iE '^(HTTP/|www-authenticate|retry-after|x-ratelimit|ratelimit|x-routed-by)' "$state/headers"
   jq . "$state/body" 2>/dev/null || cat "$state/body"
 }
 
@@ -80,6 +80,9 @@ for i in 2 3 4 5; do
   printf '  request %s: %s\n' "$i" "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:10000/orders -H 'x-api-key: bob-demo-key')"
 done
 request http://127.0.0.1:10000/orders -H 'x-api-key: bob-demo-key'
+
+step "A beta tester (x-beta: 1) is sent to the canary: the header router writes x-route-version: v2 for Envoy's route table (the full two-version mesh comes with the mesh demo):"
+request http://127.0.0.1:10000/catalog -H 'x-api-key: alice-demo-key' -H 'x-beta: 1'
 
 step "Health checks are anonymous by rule:"
 request http://127.0.0.1:10000/healthz

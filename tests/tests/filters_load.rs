@@ -21,7 +21,7 @@ fn valid_config(filter: &str) -> Value {
         }),
         "header-router" => json!({
             "rules": [{ "name": "v2", "match": { "path": { "prefix": "/" } },
-                        "set_request_headers": [{ "name": "x-route-version", "value": "v2" }] }],
+                        "request_headers": { "set": [{ "name": "x-route-version", "value": "v2" }] } }],
         }),
         "metrics" => json!({ "prefix": "meshwasm" }),
         other => panic!("no config for {other}"),
