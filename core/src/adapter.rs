@@ -8,8 +8,8 @@
 use crate::config::{self, ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
 use crate::stage::{
-    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, OutboundCall, Proxy, Shared,
-    Stage, Written, MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
+    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, MetricKind, OutboundCall, Proxy,
+    Shared, Stage, Written, MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -149,6 +149,10 @@ impl<S: Stage> HttpContext for Http<S> {
         self.stage.on_response_headers(&mut ProxyHost);
         Action::Continue
     }
+
+    fn on_log(&mut self) {
+        self.stage.on_log(&mut ProxyHost);
+    }
 }
 
 /// Sends a local response. If Envoy refuses it, the request stays paused
@@ -245,13 +249,21 @@ impl Proxy for ProxyHost {
         }
     }
 
-    fn define_counter(&mut self, name: &str) -> Result<u32, HostError> {
-        hostcalls::define_metric(MetricType::Counter, name).map_err(host_error)
+    fn define_metric(&mut self, kind: MetricKind, name: &str) -> Result<u32, HostError> {
+        let kind = match kind {
+            MetricKind::Counter => MetricType::Counter,
+            MetricKind::Gauge => MetricType::Gauge,
+            MetricKind::Histogram => MetricType::Histogram,
+        };
+        hostcalls::define_metric(kind, name).map_err(host_error)
     }
 
-    fn increment_counter(&mut self, id: u32, by: u64) -> Result<(), HostError> {
-        let by = i64::try_from(by).unwrap_or(i64::MAX);
+    fn increment_metric(&mut self, id: u32, by: i64) -> Result<(), HostError> {
         hostcalls::increment_metric(id, by).map_err(host_error)
+    }
+
+    fn record_metric(&mut self, id: u32, value: u64) -> Result<(), HostError> {
+        hostcalls::record_metric(id, value).map_err(host_error)
     }
 }
 

@@ -75,6 +75,13 @@ impl<A: Stage, B: Stage> Stage for Chain<A, B> {
         }
         self.first.on_response_headers(host);
     }
+
+    fn on_log(&mut self, host: &mut dyn Host) {
+        // Envoy logs every filter of the chain, whether or not the request
+        // reached it.
+        self.first.on_log(host);
+        self.second.on_log(host);
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! (Envoy files Wasm-defined metrics under its `wasmcustom` namespace,
 //! which the Prometheus output leaves off the name.)
 
-use crate::stage::Proxy;
+use crate::stage::{MetricKind, Proxy};
 use std::cell::Cell;
 
 /// Every label a meshwasm metric may carry: Envoy needs one
@@ -101,7 +101,7 @@ impl Counter {
     pub fn increment(&self, proxy: &mut dyn Proxy) {
         let id = match self.id.get() {
             Some(id) => id,
-            None => match proxy.define_counter(self.name.encoded()) {
+            None => match proxy.define_metric(MetricKind::Counter, self.name.encoded()) {
                 Ok(id) => {
                     self.id.set(Some(id));
                     id
@@ -112,7 +112,7 @@ impl Counter {
                 }
             },
         };
-        if let Err(e) = proxy.increment_counter(id, 1) {
+        if let Err(e) = proxy.increment_metric(id, 1) {
             log::warn!("meshwasm: cannot count {}: {e}", self.name.encoded());
         }
     }

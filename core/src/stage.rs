@@ -138,10 +138,23 @@ pub trait Proxy {
         value: &[u8],
         cas: Option<u32>,
     ) -> Result<Written, HostError>;
-    /// Defines a counter (once per VM), giving its id.
-    fn define_counter(&mut self, name: &str) -> Result<u32, HostError>;
-    /// Adds to a counter.
-    fn increment_counter(&mut self, id: u32, by: u64) -> Result<(), HostError>;
+    /// Defines a metric (once per VM), giving its id.
+    fn define_metric(&mut self, kind: MetricKind, name: &str) -> Result<u32, HostError>;
+    /// Adds to a counter or a gauge (a gauge may go down).
+    fn increment_metric(&mut self, id: u32, by: i64) -> Result<(), HostError>;
+    /// Records a histogram sample.
+    fn record_metric(&mut self, id: u32, value: u64) -> Result<(), HostError>;
+}
+
+/// What kind of metric a name is defined as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// A distribution of samples.
+    Histogram,
 }
 
 /// What a stage may ask of the proxy for the request it is handling.
@@ -227,4 +240,8 @@ pub trait Stage {
     /// The response headers have arrived (from the upstream, or from a
     /// local response).
     fn on_response_headers(&mut self, _host: &mut dyn Host) {}
+
+    /// The exchange is over (answered, reset or refused); request and
+    /// response properties are final.
+    fn on_log(&mut self, _host: &mut dyn Host) {}
 }

@@ -2,7 +2,7 @@
 //! stage, assert on what it left. No scripted sequence of host calls.
 
 use crate::stage::{
-    CallResponse, HeaderMap, Host, HostError, OutboundCall, Proxy, Shared, Written,
+    CallResponse, HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared, Written,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -30,6 +30,19 @@ pub struct FakeHost {
     pub process: Rc<RefCell<Process>>,
 }
 
+/// A metric as the fake host keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metric {
+    /// Its encoded name.
+    pub name: String,
+    /// Its kind.
+    pub kind: MetricKind,
+    /// A counter's or gauge's value.
+    pub value: i64,
+    /// A histogram's samples.
+    pub samples: Vec<u64>,
+}
+
 /// Another worker's action on shared data, run at a chosen moment.
 pub type OtherWorker = Box<dyn FnOnce(&mut Process)>;
 
@@ -39,7 +52,7 @@ pub type OtherWorker = Box<dyn FnOnce(&mut Process)>;
 pub struct Process {
     data: HashMap<String, (Vec<u8>, u32)>,
     next_cas: u32,
-    counters: Vec<(String, u64)>,
+    metrics: Vec<Metric>,
     /// Makes shared data calls fail, as a misbehaving host would.
     pub fail_shared_data: bool,
     /// Runs once, just before the next shared-data write: another worker
@@ -51,7 +64,7 @@ impl std::fmt::Debug for Process {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Process")
             .field("data", &self.data.len())
-            .field("counters", &self.counters)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -150,12 +163,24 @@ impl FakeHost {
 
     /// A counter's value, by encoded name; 0 if never defined.
     pub fn counter(&self, name: &str) -> u64 {
+        self.metric(name)
+            .and_then(|m| u64::try_from(m.value).ok())
+            .unwrap_or(0)
+    }
+
+    /// A metric, by encoded name.
+    pub fn metric(&self, name: &str) -> Option<Metric> {
         self.process
             .borrow()
-            .counters
+            .metrics
             .iter()
-            .find(|(n, _)| n == name)
-            .map_or(0, |(_, v)| *v)
+            .find(|m| m.name == name)
+            .cloned()
+    }
+
+    /// Every metric defined, in order.
+    pub fn metrics(&self) -> Vec<Metric> {
+        self.process.borrow().metrics.clone()
     }
 
     /// Every value of a header, in order.
@@ -249,22 +274,42 @@ impl Proxy for FakeHost {
         Ok(process.set(key, value, cas))
     }
 
-    fn define_counter(&mut self, name: &str) -> Result<u32, HostError> {
+    fn define_metric(&mut self, kind: MetricKind, name: &str) -> Result<u32, HostError> {
         let mut process = self.process.borrow_mut();
-        if let Some(i) = process.counters.iter().position(|(n, _)| n == name) {
-            return u32::try_from(i).map_err(|e| HostError::Status(e.to_string()));
-        }
-        process.counters.push((name.to_owned(), 0));
-        u32::try_from(process.counters.len() - 1).map_err(|e| HostError::Status(e.to_string()))
+        let at = match process.metrics.iter().position(|m| m.name == name) {
+            Some(i) => i,
+            None => {
+                process.metrics.push(Metric {
+                    name: name.to_owned(),
+                    kind,
+                    value: 0,
+                    samples: Vec::new(),
+                });
+                process.metrics.len() - 1
+            }
+        };
+        u32::try_from(at).map_err(|e| HostError::Status(e.to_string()))
     }
 
-    fn increment_counter(&mut self, id: u32, by: u64) -> Result<(), HostError> {
+    fn increment_metric(&mut self, id: u32, by: i64) -> Result<(), HostError> {
         let mut process = self.process.borrow_mut();
-        let counter = usize::try_from(id)
+        let metric = usize::try_from(id)
             .ok()
-            .and_then(|i| process.counters.get_mut(i))
-            .ok_or_else(|| HostError::Status("NotFound".to_owned()))?;
-        counter.1 += by;
+            .and_then(|i| process.metrics.get_mut(i))
+            .filter(|m| m.kind != MetricKind::Histogram)
+            .ok_or_else(|| HostError::Status("BadArgument".to_owned()))?;
+        metric.value += by;
+        Ok(())
+    }
+
+    fn record_metric(&mut self, id: u32, value: u64) -> Result<(), HostError> {
+        let mut process = self.process.borrow_mut();
+        let metric = usize::try_from(id)
+            .ok()
+            .and_then(|i| process.metrics.get_mut(i))
+            .filter(|m| m.kind == MetricKind::Histogram)
+            .ok_or_else(|| HostError::Status("BadArgument".to_owned()))?;
+        metric.samples.push(value);
         Ok(())
     }
 }
