@@ -20,7 +20,19 @@ use std::cell::Cell;
 
 /// Every label a meshwasm metric may carry: Envoy needs one
 /// `stats_config.stats_tags` entry each ([`stats_tag_regex`]).
-pub const LABELS: &[&str] = &["rule", "decision", "target"];
+pub const LABELS: &[&str] = &[
+    "method",
+    "code",
+    "code_class",
+    "route",
+    "cluster",
+    "consumer",
+    "label_name",
+    "rule",
+    "decision",
+    "reason",
+    "target",
+];
 
 /// The longest label value kept; longer ones are cut.
 const MAX_LABEL_VALUE_BYTES: usize = 64;
@@ -73,6 +85,41 @@ impl MetricName {
 /// The `stats_config.stats_tags` regex that turns `label` into a tag.
 pub fn stats_tag_regex(label: &str) -> String {
     format!("({label}=\\.=(.*?);\\.;)")
+}
+
+/// Counters of one metric told apart by a fixed set of label values,
+/// each defined the first time it is used.
+#[derive(Debug, Default)]
+pub struct CounterFamily {
+    base: String,
+    labels: Vec<&'static str>,
+    members: std::cell::RefCell<std::collections::HashMap<Vec<&'static str>, Counter>>,
+}
+
+impl CounterFamily {
+    /// A family of `base` counters labelled by `labels`.
+    pub fn new(base: &str, labels: &[&'static str]) -> Self {
+        Self {
+            base: base.to_owned(),
+            labels: labels.to_vec(),
+            members: std::cell::RefCell::default(),
+        }
+    }
+
+    /// Adds one to the counter with these label values (in the order the
+    /// labels were given).
+    pub fn increment(&self, proxy: &mut dyn Proxy, values: &[&'static str]) {
+        let mut members = self.members.borrow_mut();
+        let counter = members.entry(values.to_vec()).or_insert_with(|| {
+            let name = self
+                .labels
+                .iter()
+                .zip(values)
+                .fold(MetricName::new(&self.base), |n, (l, v)| n.label(l, v));
+            Counter::new(name)
+        });
+        counter.increment(proxy);
+    }
 }
 
 /// A counter defined in Envoy the first time it is used, once per VM.
@@ -148,6 +195,24 @@ mod tests {
     #[test]
     fn the_regex_cuts_out_one_label() {
         assert_eq!(stats_tag_regex("rule"), r"(rule=\.=(.*?);\.;)");
+    }
+
+    #[test]
+    fn a_family_defines_each_member_once() {
+        let family = CounterFamily::new("m_total", &["decision", "reason"]);
+        let mut host = FakeHost::new();
+        family.increment(&mut host, &["allowed", "jwt"]);
+        family.increment(&mut host, &["allowed", "jwt"]);
+        family.increment(&mut host, &["forbidden", "claim"]);
+        assert_eq!(
+            host.counter("decision=.=allowed;.;reason=.=jwt;.;m_total"),
+            2
+        );
+        assert_eq!(
+            host.counter("decision=.=forbidden;.;reason=.=claim;.;m_total"),
+            1
+        );
+        assert_eq!(host.metrics().len(), 2);
     }
 
     #[test]

@@ -88,7 +88,7 @@ step "Health checks are anonymous by rule:"
 request http://127.0.0.1:10000/healthz
 
 step "What the filters counted, at /stats/prometheus:"
-curl -fsS http://127.0.0.1:9901/stats/prometheus | grep '^meshwasm_' | sed 's/^/  /'
+curl -fsS http://127.0.0.1:9901/stats/prometheus | grep '^meshwasm_' | grep -v -e '_bucket{' -e '_sum{' | sed 's/^/  /'
 
 step "Envoy's own counters for the listener:"
 curl -fsS 'http://127.0.0.1:9901/stats?filter=^http\.ingress\.downstream_rq_[2-5]xx$' | sed 's/^/  /'

@@ -62,6 +62,7 @@ pub struct Bootstrap {
     filters: Vec<WasmFilter>,
     clusters: Vec<(String, SocketAddr)>,
     header_routes: Vec<(String, String, String)>,
+    extra_labels: Vec<String>,
 }
 
 impl Bootstrap {
@@ -71,12 +72,20 @@ impl Bootstrap {
             filters: Vec::new(),
             clusters: vec![(upstream.name().to_owned(), upstream.addr())],
             header_routes: Vec::new(),
+            extra_labels: Vec::new(),
         }
     }
 
     /// Adds a filter after those added before.
     pub fn filter(mut self, filter: WasmFilter) -> Self {
         self.filters.push(filter);
+        self
+    }
+
+    /// Makes a metric label beyond meshwasm's own (an extra label of the
+    /// metrics filter) a Prometheus label.
+    pub fn stats_label(mut self, label: &str) -> Self {
+        self.extra_labels.push(label.to_owned());
         self
     }
 
@@ -103,7 +112,9 @@ impl Bootstrap {
     }
 
     /// The bootstrap as Envoy reads it. Ports are 0: Envoy picks free ones
-    /// and the launcher asks the admin API which.
+    /// and the launcher asks the admin API which. Routes are named
+    /// `default` and `to-<cluster>`; stats flush every second, so
+    /// histograms show up quickly.
     pub fn to_json(&self) -> Value {
         let default_cluster = self.clusters.first().map(|(n, _)| n.clone());
         let mut routes: Vec<Value> = self
@@ -111,6 +122,7 @@ impl Bootstrap {
             .iter()
             .map(|(name, value, cluster)| {
                 json!({
+                    "name": format!("to-{cluster}"),
                     "match": {
                         "prefix": "/",
                         "headers": [{ "name": name, "string_match": { "exact": value } }],
@@ -119,7 +131,11 @@ impl Bootstrap {
                 })
             })
             .collect();
-        routes.push(json!({ "match": { "prefix": "/" }, "route": { "cluster": default_cluster } }));
+        routes.push(json!({
+            "name": "default",
+            "match": { "prefix": "/" },
+            "route": { "cluster": default_cluster },
+        }));
         let mut http_filters: Vec<Value> = self.filters.iter().map(WasmFilter::to_json).collect();
         http_filters.push(json!({
             "name": "envoy.filters.http.router",
@@ -134,6 +150,8 @@ impl Bootstrap {
             .collect();
         let stats_tags: Vec<Value> = meshwasm_core::metrics::LABELS
             .iter()
+            .copied()
+            .chain(self.extra_labels.iter().map(String::as_str))
             .map(|label| {
                 json!({ "tag_name": label, "regex": meshwasm_core::metrics::stats_tag_regex(label) })
             })
@@ -141,6 +159,7 @@ impl Bootstrap {
         json!({
             "admin": { "address": socket(([127, 0, 0, 1], 0).into()) },
             "stats_config": { "stats_tags": stats_tags },
+            "stats_flush_interval": "1s",
             "static_resources": {
                 "listeners": [{
                     "name": "ingress",

@@ -172,6 +172,23 @@ impl Envoy {
             .sum()
     }
 
+    /// How many samples histogram `metric` holds under exactly these labels
+    /// (its `+Inf` bucket), summed over the series that have them.
+    pub fn histogram_count(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
+        self.prometheus()
+            .iter()
+            .filter(|s| s.metric == metric)
+            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .filter_map(|s| match &s.value {
+                prometheus_parse::Value::Histogram(buckets) => buckets
+                    .iter()
+                    .find(|b| b.less_than.is_infinite())
+                    .map(|b| b.count),
+                _ => None,
+            })
+            .sum()
+    }
+
     /// The listener's base URL, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> &str {
         &self.listener

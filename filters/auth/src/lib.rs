@@ -21,6 +21,7 @@ use config::AuthConfig;
 use ext_authz::ExtAuthz;
 use jwt::provider::Provider;
 use jwt::Jwt;
+use meshwasm_core::metrics::CounterFamily;
 use meshwasm_core::{CallResponse, ConfigError, Filter, Proxy};
 use rules::Rules;
 use stage::AuthStage;
@@ -38,6 +39,8 @@ pub struct Auth {
     rules: Rules,
     /// Headers only the filter may set: the client's copies are removed.
     owned_headers: Vec<String>,
+    /// `meshwasm_auth_requests_total{decision, reason}`.
+    decisions: CounterFamily,
 }
 
 impl Auth {
@@ -101,6 +104,7 @@ impl Filter for Auth {
             jwt,
             ext_authz,
             owned_headers,
+            decisions: CounterFamily::new("meshwasm_auth_requests_total", &["decision", "reason"]),
             config,
         })
     }

@@ -6,7 +6,7 @@ use crate::config::{Method, TokenSource, MAX_CREDENTIAL_BYTES};
 use crate::ext_authz::Verdict;
 use crate::jwt::cache::Verified;
 use crate::jwt::error::JwtError;
-use crate::rules::CompiledRule;
+use crate::rules::{CompiledRule, Forbidden};
 use crate::{seconds, Auth};
 use meshwasm_core::request::{self, strip_prefix_ignore_case};
 use meshwasm_core::{
@@ -30,6 +30,8 @@ pub struct AuthStage {
     failure: Option<Failure>,
     /// What the request waits for.
     waiting: Waiting,
+    /// Why the request passed or was refused, for the decision counter.
+    reason: &'static str,
 }
 
 /// An outbound call the request is held for.
@@ -72,6 +74,8 @@ impl Failure {
 /// Who the caller turned out to be.
 #[derive(Debug, Default)]
 struct Identity {
+    /// The method that accepted it, for the decision counter.
+    via: &'static str,
     consumer: Option<String>,
     /// The verified JWT, for claims.
     token: Option<Rc<Verified>>,
@@ -116,6 +120,7 @@ impl AuthStage {
             next: 0,
             failure: None,
             waiting: Waiting::Nothing,
+            reason: "internal",
         }
     }
 
@@ -176,6 +181,7 @@ impl AuthStage {
             None => Step::Absent,
             Some((key, source)) => match keys.consumer(&key) {
                 Some(name) => Step::Admit(Identity {
+                    via: "api_key",
                     consumer: Some(name.to_owned()),
                     strip: (!keys.forward).then_some(source),
                     ..Identity::default()
@@ -194,6 +200,7 @@ impl AuthStage {
                 BasicOutcome::Absent => Step::Absent,
                 BasicOutcome::Invalid => Step::Refused(Failure::Basic),
                 BasicOutcome::Valid(name) => Step::Admit(Identity {
+                    via: "basic",
                     consumer: Some(name.to_owned()),
                     strip: (!users.forward).then_some(TokenSource::Header {
                         name: AUTHORIZATION,
@@ -261,6 +268,7 @@ impl AuthStage {
             Ok(verified) => {
                 let provider = jwt.providers.get(verified.provider);
                 Step::Admit(Identity {
+                    via: "jwt",
                     consumer: provider
                         .and_then(|p| verified.claims.get(&p.consumer_claim))
                         .and_then(scalar_text),
@@ -322,7 +330,10 @@ impl AuthStage {
 
     fn authz_unavailable(&self) -> Step {
         match &self.filter.ext_authz {
-            Some(authz) if authz.failure_mode_allow() => Step::Admit(Identity::default()),
+            Some(authz) if authz.failure_mode_allow() => Step::Admit(Identity {
+                via: "ext_authz_unavailable",
+                ..Identity::default()
+            }),
             _ => Step::Refused(Failure::Unreadable),
         }
     }
@@ -332,12 +343,17 @@ impl AuthStage {
         let claims = identity.token.as_ref().map(|v| &v.claims);
         if let Err(why) = self.rule().authorize(identity.consumer.as_deref(), claims) {
             log::debug!("meshwasm auth: forbidden: {why}");
+            self.reason = match why {
+                Forbidden::Consumer => "consumer",
+                Forbidden::Claim(_) => "claim",
+            };
             return Flow::Respond(LocalResponse::json_error(
                 403,
                 "forbidden",
                 &why.to_string(),
             ));
         }
+        self.reason = identity.via;
         match self.tell_upstream(host, &identity) {
             Ok(()) => Flow::Continue,
             Err(err) => internal_error(&err),
@@ -377,7 +393,14 @@ impl AuthStage {
         Ok(())
     }
 
-    fn unauthorized(&self) -> Flow {
+    fn unauthorized(&mut self) -> Flow {
+        self.reason = match &self.failure {
+            None => "missing_credentials",
+            Some(Failure::ApiKey) => "invalid_api_key",
+            Some(Failure::Basic) => "invalid_basic",
+            Some(Failure::Jwt(_)) => "invalid_token",
+            Some(Failure::Unreadable) => "unreadable",
+        };
         let rule = self.rule();
         let bearer_error = match &self.failure {
             Some(Failure::Jwt(e)) => Some(e.to_string()),
@@ -417,6 +440,37 @@ impl AuthStage {
 
 impl Stage for AuthStage {
     fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
+        let flow = self.decide_request(host);
+        self.count(host, &flow);
+        flow
+    }
+
+    fn on_call_response(&mut self, host: &mut dyn Host, token: u32, answer: &CallResponse) -> Flow {
+        let flow = self.decide_call(host, token, answer);
+        self.count(host, &flow);
+        flow
+    }
+}
+
+impl AuthStage {
+    /// Counts a final decision in `meshwasm_auth_requests_total`.
+    fn count(&self, host: &mut dyn Host, flow: &Flow) {
+        let decision = match flow {
+            Flow::Pause => return,
+            Flow::Continue => "allowed",
+            Flow::Respond(answer) => match answer.status {
+                401 => "unauthorized",
+                403 => "forbidden",
+                500 => "error",
+                _ => "denied",
+            },
+        };
+        self.filter
+            .decisions
+            .increment(host, &[decision, self.reason]);
+    }
+
+    fn decide_request(&mut self, host: &mut dyn Host) -> Flow {
         for name in &self.filter.owned_headers {
             if let Err(err) = host.remove_header(HeaderMap::Request, name) {
                 return internal_error(&err);
@@ -434,12 +488,13 @@ impl Stage for AuthStage {
             host.header(HeaderMap::Request, name).ok().flatten()
         });
         if self.rule().anonymous {
+            self.reason = "anonymous";
             return Flow::Continue;
         }
         self.try_methods(host)
     }
 
-    fn on_call_response(&mut self, host: &mut dyn Host, token: u32, answer: &CallResponse) -> Flow {
+    fn decide_call(&mut self, host: &mut dyn Host, token: u32, answer: &CallResponse) -> Flow {
         match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
             Waiting::Keys {
                 call,
@@ -472,19 +527,26 @@ impl Stage for AuthStage {
                     }) => self.admit(
                         host,
                         Identity {
+                            via: "ext_authz",
                             consumer,
                             upstream_headers,
                             ..Identity::default()
                         },
                     ),
-                    Some(Verdict::Deny(response)) => Flow::Respond(response),
+                    Some(Verdict::Deny(response)) => {
+                        self.reason = "ext_authz_denied";
+                        Flow::Respond(response)
+                    }
                     Some(Verdict::Unavailable) | None => match self.authz_unavailable() {
                         Step::Admit(identity) => self.admit(host, identity),
-                        _ => Flow::Respond(LocalResponse::json_error(
-                            403,
-                            "forbidden",
-                            "the authorization service is unavailable",
-                        )),
+                        _ => {
+                            self.reason = "ext_authz_unavailable";
+                            Flow::Respond(LocalResponse::json_error(
+                                403,
+                                "forbidden",
+                                "the authorization service is unavailable",
+                            ))
+                        }
                     },
                 }
             }

@@ -1,19 +1,95 @@
 //! The meshwasm metrics filter: Prometheus RED metrics (rate, errors,
-//! duration) per route and consumer, with bounded cardinality.
+//! duration) with real labels, and a cap on how many series any client
+//! can create.
 //!
-//! This stage parses and validates the configuration; recording metrics is
-//! the next step, and until then the filter says so in Envoy's log and
-//! passes every request.
+//! Per request: `<prefix>_requests_total`, the histograms
+//! `<prefix>_request_duration_milliseconds`, `<prefix>_request_bytes` and
+//! `<prefix>_response_bytes`, by method, code, code class, route, upstream
+//! cluster, consumer and configured extra labels; and the gauge
+//! `<prefix>_requests_in_flight` by method. Labels travel in the metric names (see
+//! `meshwasm_core::metrics`); Envoy's `stats_tags` make them labels.
 
 pub mod config;
+pub mod labels;
+pub mod series;
+pub mod stage;
 
 use config::MetricsConfig;
-use meshwasm_core::{ConfigError, Filter, Stage};
+use labels::CappedLabel;
+use meshwasm_core::metrics::{Counter, MetricName};
+use meshwasm_core::{ConfigError, Filter, HeaderName, MetricKind, Proxy};
+use series::SeriesCache;
+use stage::MetricsStage;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
+
+/// An extra label, ready to read.
+#[derive(Debug)]
+struct Extra {
+    name: String,
+    header: HeaderName,
+    values: Vec<String>,
+}
 
 /// The configured metrics filter.
 #[derive(Debug)]
-pub struct Metrics;
+pub struct Metrics {
+    prefix: String,
+    consumer_header: Option<HeaderName>,
+    extras: Vec<Extra>,
+    route: CappedLabel,
+    cluster: CappedLabel,
+    consumer: CappedLabel,
+    /// `<prefix>_label_overflow_total{label_name}`: values recorded as
+    /// `other` because a cap was reached.
+    overflow: [Counter; 4],
+    series: SeriesCache,
+    /// `<prefix>_requests_in_flight{method}` ids, by method.
+    in_flight: RefCell<HashMap<&'static str, u32>>,
+}
+
+/// Which cap overflowed.
+#[derive(Debug, Clone, Copy)]
+enum Overflow {
+    Route = 0,
+    Cluster = 1,
+    Consumer = 2,
+    Series = 3,
+}
+
+impl Metrics {
+    fn count_overflow(&self, proxy: &mut dyn Proxy, which: Overflow) {
+        if let Some(counter) = self.overflow.get(which as usize) {
+            counter.increment(proxy);
+        }
+    }
+
+    /// Moves the in-flight gauge of a (normalised) method.
+    fn in_flight(&self, proxy: &mut dyn Proxy, method: &'static str, by: i64) {
+        let known = self.in_flight.borrow().get(method).copied();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let name = MetricName::new(&format!("{}_requests_in_flight", self.prefix))
+                    .label("method", method);
+                match proxy.define_metric(MetricKind::Gauge, name.encoded()) {
+                    Ok(id) => {
+                        self.in_flight.borrow_mut().insert(method, id);
+                        id
+                    }
+                    Err(e) => {
+                        log::warn!("meshwasm metrics: cannot define {}: {e}", name.encoded());
+                        return;
+                    }
+                }
+            }
+        };
+        if let Err(e) = proxy.increment_metric(id, by) {
+            log::warn!("meshwasm metrics: in-flight gauge: {e}");
+        }
+    }
+}
 
 impl Filter for Metrics {
     const NAME: &'static str = "metrics";
@@ -21,23 +97,38 @@ impl Filter for Metrics {
     type Stage = MetricsStage;
 
     fn new(config: MetricsConfig) -> Result<Self, ConfigError> {
-        log::warn!(
-            "meshwasm metrics: prefix `{}` validated; this build records no metrics yet",
-            config.prefix
-        );
-        Ok(Self)
+        let prefix = config.prefix;
+        let overflow = ["route", "cluster", "consumer", "series"].map(|label| {
+            Counter::new(
+                MetricName::new(&format!("{prefix}_label_overflow_total"))
+                    .label("label_name", label),
+            )
+        });
+        Ok(Self {
+            route: CappedLabel::new(&prefix, "route", config.max_label_values),
+            cluster: CappedLabel::new(&prefix, "cluster", config.max_label_values),
+            consumer: CappedLabel::new(&prefix, "consumer", config.max_label_values),
+            series: SeriesCache::new(config.max_series),
+            consumer_header: config.consumer_header,
+            extras: config
+                .extra_labels
+                .into_iter()
+                .map(|l| Extra {
+                    name: l.name,
+                    header: l.header,
+                    values: l.values,
+                })
+                .collect(),
+            overflow,
+            in_flight: RefCell::default(),
+            prefix,
+        })
     }
 
     fn stage(self: &Rc<Self>) -> MetricsStage {
-        MetricsStage
+        MetricsStage::new(Rc::clone(self))
     }
 }
-
-/// The metrics filter's work on one request.
-#[derive(Debug)]
-pub struct MetricsStage;
-
-impl Stage for MetricsStage {}
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 meshwasm_core::export_filter!(Metrics);

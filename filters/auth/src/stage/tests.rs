@@ -463,3 +463,22 @@ fn an_unexpected_call_answer_keeps_the_request_waiting() {
         Flow::Continue
     );
 }
+
+#[test]
+fn decisions_are_counted_by_reason() {
+    let filter = auth(api_keys());
+    let mut host = request("GET", "/a", &[("x-api-key", "alice-key")]);
+    run(&filter, &mut host);
+    let mut next = host.sharing(&[(":method", "GET"), (":path", "/a"), ("x-api-key", "nope")]);
+    run(&filter, &mut next);
+    let mut public = host.sharing(&[(":method", "GET"), (":path", "/public/x")]);
+    run(&filter, &mut public);
+    let count = |decision: &str, reason: &str| {
+        host.counter(&format!(
+            "decision=.={decision};.;reason=.={reason};.;meshwasm_auth_requests_total"
+        ))
+    };
+    assert_eq!(count("allowed", "api_key"), 1);
+    assert_eq!(count("unauthorized", "invalid_api_key"), 1);
+    assert_eq!(count("allowed", "anonymous"), 1);
+}

@@ -1,0 +1,136 @@
+//! Series: one set of label values, with the ids of its metrics, defined
+//! in Envoy once and then only looked up.
+
+use meshwasm_core::metrics::MetricName;
+use meshwasm_core::{HostError, MetricKind, Proxy};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// The label values of one series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SeriesKey {
+    /// The method, normalised.
+    pub method: &'static str,
+    /// The status code (`0`: no response).
+    pub code: u16,
+    /// The route.
+    pub route: String,
+    /// The upstream cluster.
+    pub cluster: String,
+    /// The consumer.
+    pub consumer: String,
+    /// Extra labels' values, in configuration order.
+    pub extras: Vec<String>,
+}
+
+/// The ids of a series' metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesIds {
+    /// `<prefix>_requests_total`.
+    pub requests: u32,
+    /// `<prefix>_request_duration_milliseconds`.
+    pub duration: u32,
+    /// `<prefix>_request_bytes`.
+    pub request_bytes: u32,
+    /// `<prefix>_response_bytes`.
+    pub response_bytes: u32,
+}
+
+/// The series this worker has defined, at most `max` of them.
+#[derive(Debug)]
+pub struct SeriesCache {
+    max: usize,
+    defined: RefCell<HashMap<SeriesKey, SeriesIds>>,
+}
+
+impl SeriesCache {
+    /// A cache of at most `max` series.
+    pub fn new(max: u32) -> Self {
+        Self {
+            max: usize::try_from(max).unwrap_or(usize::MAX),
+            defined: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The ids of `key`'s series, defining it if new; `None` when the cap
+    /// is reached.
+    pub fn ids(
+        &self,
+        proxy: &mut dyn Proxy,
+        prefix: &str,
+        extra_names: &[&str],
+        key: &SeriesKey,
+    ) -> Result<Option<SeriesIds>, HostError> {
+        if let Some(ids) = self.defined.borrow().get(key) {
+            return Ok(Some(*ids));
+        }
+        if self.defined.borrow().len() >= self.max {
+            return Ok(None);
+        }
+        self.define(proxy, prefix, extra_names, key).map(Some)
+    }
+
+    /// The ids of the series that takes what is over the cap: `key`'s
+    /// with every capped label `other`. It may always be defined.
+    pub fn overflow_ids(
+        &self,
+        proxy: &mut dyn Proxy,
+        prefix: &str,
+        extra_names: &[&str],
+        key: &SeriesKey,
+    ) -> Result<SeriesIds, HostError> {
+        let other = || crate::labels::OTHER.to_owned();
+        let overflow = SeriesKey {
+            method: "OTHER",
+            code: key.code,
+            route: other(),
+            cluster: other(),
+            consumer: other(),
+            extras: key.extras.iter().map(|_| other()).collect(),
+        };
+        if let Some(ids) = self.defined.borrow().get(&overflow) {
+            return Ok(*ids);
+        }
+        self.define(proxy, prefix, extra_names, &overflow)
+    }
+
+    fn define(
+        &self,
+        proxy: &mut dyn Proxy,
+        prefix: &str,
+        extra_names: &[&str],
+        key: &SeriesKey,
+    ) -> Result<SeriesIds, HostError> {
+        let code = if key.code == 0 {
+            "0".to_owned()
+        } else {
+            key.code.to_string()
+        };
+        let name = |base: &str| {
+            let mut name = MetricName::new(&format!("{prefix}_{base}"))
+                .label("method", key.method)
+                .label("code", &code)
+                .label("code_class", crate::labels::code_class(key.code))
+                .label("route", &key.route)
+                .label("cluster", &key.cluster)
+                .label("consumer", &key.consumer);
+            for (label, value) in extra_names.iter().zip(&key.extras) {
+                name = name.label(label, value);
+            }
+            name
+        };
+        let ids = SeriesIds {
+            requests: proxy.define_metric(MetricKind::Counter, name("requests_total").encoded())?,
+            duration: proxy.define_metric(
+                MetricKind::Histogram,
+                name("request_duration_milliseconds").encoded(),
+            )?,
+            request_bytes: proxy
+                .define_metric(MetricKind::Histogram, name("request_bytes").encoded())?,
+            response_bytes: proxy
+                .define_metric(MetricKind::Histogram, name("response_bytes").encoded())?,
+        };
+        self.defined.borrow_mut().insert(key.clone(), ids);
+        Ok(ids)
+    }
+}
