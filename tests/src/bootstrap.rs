@@ -5,15 +5,26 @@ use crate::wasm_module;
 use meshwasm_echo::Echo;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 /// A meshwasm module in the HTTP filter chain, configured as Envoy's
 /// static configs and Istio configure it: the JSON configuration passed as
-/// a `google.protobuf.StringValue`.
+/// a `google.protobuf.StringValue`. By default it is inline in the
+/// bootstrap; [`WasmFilter::via_ecds`] delivers it through a file instead
+/// (extension config discovery), as Istio delivers a `WasmPlugin`.
 #[derive(Debug, Clone)]
 pub struct WasmFilter {
     filter: String,
     configuration: String,
+    name: String,
+    root_id: String,
+    vm_id: String,
+    fail_open: bool,
+    ecds: bool,
 }
+
+/// The type URL of Envoy's Wasm HTTP filter.
+const WASM_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 
 impl WasmFilter {
     /// The module of `filter` (`auth`, `rate-limit`, ...) with this
@@ -28,29 +39,105 @@ impl WasmFilter {
         Self {
             filter: filter.to_owned(),
             configuration: configuration.to_owned(),
+            name: format!("meshwasm.{filter}"),
+            root_id: filter.to_owned(),
+            vm_id: filter.to_owned(),
+            fail_open: false,
+            ecds: false,
         }
     }
 
-    fn to_json(&self) -> Value {
-        let module = wasm_module(&self.filter);
+    /// Names the filter (and its ECDS resource).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
+    }
+
+    /// Sets the plugin's root id.
+    pub fn root_id(mut self, root_id: &str) -> Self {
+        self.root_id = root_id.to_owned();
+        self
+    }
+
+    /// Sets the VM id (filters with one VM id share a VM and its shared
+    /// data).
+    pub fn vm_id(mut self, vm_id: &str) -> Self {
+        self.vm_id = vm_id.to_owned();
+        self
+    }
+
+    /// Lets traffic through when the plugin fails to load (`FAIL_OPEN`).
+    pub fn fail_open(mut self) -> Self {
+        self.fail_open = true;
+        self
+    }
+
+    /// Delivers the configuration through a watched file (ECDS).
+    pub fn via_ecds(mut self) -> Self {
+        self.ecds = true;
+        self
+    }
+
+    /// The same filter with another configuration.
+    pub fn with_configuration(&self, configuration: Value) -> Self {
+        Self {
+            configuration: configuration.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// The filter's Wasm extension config.
+    fn wasm(&self) -> Value {
         json!({
-            "name": format!("meshwasm.{}", self.filter),
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                "config": {
-                    "name": self.filter,
-                    "root_id": self.filter,
-                    "configuration": {
-                        "@type": "type.googleapis.com/google.protobuf.StringValue",
-                        "value": self.configuration,
-                    },
-                    "vm_config": {
-                        "vm_id": self.filter,
-                        "runtime": "envoy.wasm.runtime.v8",
-                        "code": { "local": { "filename": module } },
-                    },
-                    "failure_policy": "FAIL_CLOSED",
+            "@type": WASM_TYPE,
+            "config": {
+                "name": self.name,
+                "root_id": self.root_id,
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": self.configuration,
                 },
+                "vm_config": {
+                    "vm_id": self.vm_id,
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": { "local": { "filename": wasm_module(&self.filter) } },
+                },
+                "failure_policy": if self.fail_open { "FAIL_OPEN" } else { "FAIL_CLOSED" },
+            },
+        })
+    }
+
+    /// Where an ECDS filter's resource file lives under `dir`.
+    pub fn ecds_path(&self, dir: &Path) -> PathBuf {
+        dir.join(format!("ecds-{}.json", self.name))
+    }
+
+    /// The ECDS file: a discovery response with the filter's config.
+    pub fn ecds_resource(&self) -> Value {
+        json!({
+            "resources": [{
+                "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+                "name": self.name,
+                "typed_config": self.wasm(),
+            }],
+        })
+    }
+
+    fn http_filter(&self, dir: &Path) -> Value {
+        if !self.ecds {
+            return json!({ "name": self.name, "typed_config": self.wasm() });
+        }
+        json!({
+            "name": self.name,
+            "config_discovery": {
+                "config_source": {
+                    "path_config_source": {
+                        "path": self.ecds_path(dir),
+                        "watched_directory": { "path": dir },
+                    },
+                    "resource_api_version": "V3",
+                },
+                "type_urls": [WASM_TYPE],
             },
         })
     }
@@ -111,11 +198,20 @@ impl Bootstrap {
         self
     }
 
-    /// The bootstrap as Envoy reads it. Ports are 0: Envoy picks free ones
+    /// The ECDS files the filters delivered that way need, under `dir`.
+    pub fn ecds_files(&self, dir: &Path) -> Vec<(PathBuf, Value)> {
+        self.filters
+            .iter()
+            .filter(|f| f.ecds)
+            .map(|f| (f.ecds_path(dir), f.ecds_resource()))
+            .collect()
+    }
+
+    /// The bootstrap as Envoy reads it, its files under `dir`. Ports are 0: Envoy picks free ones
     /// and the launcher asks the admin API which. Routes are named
     /// `default` and `to-<cluster>`; stats flush every second, so
     /// histograms show up quickly.
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(&self, dir: &Path) -> Value {
         let default_cluster = self.clusters.first().map(|(n, _)| n.clone());
         let mut routes: Vec<Value> = self
             .header_routes
@@ -136,7 +232,8 @@ impl Bootstrap {
             "match": { "prefix": "/" },
             "route": { "cluster": default_cluster },
         }));
-        let mut http_filters: Vec<Value> = self.filters.iter().map(WasmFilter::to_json).collect();
+        let mut http_filters: Vec<Value> =
+            self.filters.iter().map(|f| f.http_filter(dir)).collect();
         http_filters.push(json!({
             "name": "envoy.filters.http.router",
             "typed_config": {
@@ -157,6 +254,7 @@ impl Bootstrap {
             })
             .collect();
         json!({
+            "node": { "id": "meshwasm-e2e", "cluster": "meshwasm-e2e" },
             "admin": { "address": socket(([127, 0, 0, 1], 0).into()) },
             "stats_config": { "stats_tags": stats_tags },
             "stats_flush_interval": "1s",

@@ -1,6 +1,6 @@
 //! Starts a real Envoy for one test and always stops it.
 
-use crate::bootstrap::Bootstrap;
+use crate::bootstrap::{Bootstrap, WasmFilter};
 use crate::client::{self, Answer};
 use crate::envoy_binary;
 use std::fmt;
@@ -60,7 +60,11 @@ impl Envoy {
             reason,
             log: fs::read_to_string(&log_path).unwrap_or_default(),
         };
-        fs::write(&config, bootstrap.to_json().to_string())
+        for (path, resource) in bootstrap.ecds_files(&dir) {
+            fs::write(&path, resource.to_string())
+                .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?;
+        }
+        fs::write(&config, bootstrap.to_json(&dir).to_string())
             .map_err(|e| fail(format!("cannot write {}: {e}", config.display())))?;
         let log = File::create(&log_path)
             .map_err(|e| fail(format!("cannot create {}: {e}", log_path.display())))?;
@@ -192,6 +196,16 @@ impl Envoy {
     /// The listener's base URL, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> &str {
         &self.listener
+    }
+
+    /// Replaces an ECDS filter's configuration the way it must be done:
+    /// write a new file, then rename it over the old one (Envoy watches the
+    /// folder for moves).
+    pub fn update_ecds(&self, filter: &WasmFilter) -> std::io::Result<()> {
+        let target = filter.ecds_path(&self.dir);
+        let staged = self.dir.join(".ecds-staged.json");
+        fs::write(&staged, filter.ecds_resource().to_string())?;
+        fs::rename(staged, target)
     }
 
     /// Everything Envoy has logged so far.
