@@ -95,9 +95,10 @@ e2e: build envoy oci
 	cargo test -p meshwasm-e2e -- --test-threads $(E2E_THREADS)
 
 # Envoy's validate mode also loads each module and runs its on_configure,
-# so a filter config that would be refused fails here too.
+# so a filter config that would be refused fails here too. (Istio manifests
+# are checked by istio-validate; ECDS resources by the ECDS e2e test.)
 validate: build envoy
-	@for f in $$(find envoy-config -name '*.yaml' -o -name '*.json' | sort); do \
+	@for f in $$(find envoy-config -name '*.yaml' -not -path '*/istio/*' -not -path '*/ecds/filters/*' | sort); do \
 		$(ENVOY) --mode validate -c "$$f" --log-level error >/dev/null \
 			&& echo "valid: $$f" || { echo "INVALID: $$f"; $(ENVOY) --mode validate -c "$$f" --log-level error; exit 1; }; \
 	done
