@@ -127,6 +127,70 @@ pub(crate) fn write_response(
     writer.flush()
 }
 
+/// An answer read by [`fetch`].
+pub(crate) struct Fetched {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Sends one request to `addr` on a new connection and reads the answer
+/// (`connection: close`, so the answer ends with the connection).
+pub(crate) fn fetch(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<Fetched> {
+    use std::io::{BufReader, Error};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let _ = stream.set_nodelay(true);
+    let mut head = format!("{method} {target} HTTP/1.1\r\n");
+    for (name, value) in headers {
+        if !matches!(
+            name.as_str(),
+            "connection" | "content-length" | "transfer-encoding" | "keep-alive"
+        ) && !value.contains(['\r', '\n'])
+        {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut message = head.into_bytes();
+    message.extend_from_slice(body);
+    stream.write_all(&message)?;
+    let mut reader = BufReader::new(stream);
+    let bad = || Error::other("malformed response");
+    let status_line = read_line(&mut reader).ok_or_else(bad)?;
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let mut headers = BTreeMap::new();
+    loop {
+        let line = read_line(&mut reader).ok_or_else(bad)?;
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').ok_or_else(bad)?;
+        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+    }
+    let body =
+        if headers.contains_key("transfer-encoding") || headers.contains_key("content-length") {
+            read_body(&mut reader, &headers).ok_or_else(bad)?
+        } else {
+            let mut rest = Vec::new();
+            reader.read_to_end(&mut rest)?;
+            rest
+        };
+    Ok(Fetched { status, body })
+}
+
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",

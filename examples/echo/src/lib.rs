@@ -20,6 +20,9 @@
 //! A test can also program a fixed [`Reply`] for a path (a JWKS endpoint,
 //! an external auth service, a failing backend) and read back every
 //! request the service received.
+//!
+//! [`Echo::forwarding`] makes it a front end instead: each request is
+//! passed on (through its sidecar) and the answer wraps what came back.
 
 mod http;
 
@@ -122,10 +125,24 @@ pub struct Echo {
     stop: Arc<AtomicBool>,
 }
 
+/// Where a front end sends requests on.
+type Forward = Option<SocketAddr>;
+
 impl Echo {
     /// Starts a service named `name` on `addr` (`127.0.0.1:0` for any free
     /// port).
     pub fn start(name: &str, addr: &str) -> std::io::Result<Self> {
+        Self::serve_on(name, addr, None)
+    }
+
+    /// Starts a front end named `name` on `addr` that passes every request
+    /// on to `next` (its sidecar's outbound listener) and answers with the
+    /// same status and `{"service": name, "upstream": <the answer>}`.
+    pub fn forwarding(name: &str, addr: &str, next: SocketAddr) -> std::io::Result<Self> {
+        Self::serve_on(name, addr, Some(next))
+    }
+
+    fn serve_on(name: &str, addr: &str, forward: Forward) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
@@ -138,7 +155,7 @@ impl Echo {
                 }
                 if let Ok(stream) = stream {
                     let (st, nm) = (Arc::clone(&st), nm.clone());
-                    thread::spawn(move || serve(&nm, &st, stream));
+                    thread::spawn(move || serve(&nm, &st, stream, forward));
                 }
             }
         });
@@ -185,7 +202,7 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 /// Serves one connection: HTTP/1.1 requests in turn, kept alive until the
 /// peer closes or asks to.
-fn serve(name: &str, state: &Mutex<State>, stream: TcpStream) {
+fn serve(name: &str, state: &Mutex<State>, stream: TcpStream, forward: Forward) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
     let _ = stream.set_nodelay(true);
     let Ok(write_half) = stream.try_clone() else {
@@ -199,14 +216,46 @@ fn serve(name: &str, state: &Mutex<State>, stream: TcpStream) {
             state.received.push(received.clone());
             state.replies.get(&received.path).cloned()
         };
-        let (headers, reply) = match programmed {
-            Some(reply) => (Vec::new(), reply),
-            None => echo_reply(&received),
+        let (headers, reply) = match (programmed, forward) {
+            (Some(reply), _) => (Vec::new(), reply),
+            (None, Some(next)) => (Vec::new(), forward_reply(name, &received, next)),
+            (None, None) => echo_reply(&received),
         };
         thread::sleep(reply.delay);
         if http::write_response(&mut writer, &reply, &headers, keep_alive).is_err() || !keep_alive {
             break;
         }
+    }
+}
+
+/// Passes a request on and wraps the answer.
+fn forward_reply(name: &str, received: &Received, next: SocketAddr) -> Reply {
+    let target = if received.query.is_empty() {
+        received.path.clone()
+    } else {
+        format!("{}?{}", received.path, received.query)
+    };
+    let headers: Vec<(String, String)> = received
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    match http::fetch(
+        next,
+        &received.method,
+        &target,
+        &headers,
+        received.body.as_bytes(),
+    ) {
+        Ok(answer) => {
+            let upstream = serde_json::from_slice::<serde_json::Value>(&answer.body)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&answer.body).into_owned().into());
+            let mut reply =
+                Reply::json(&serde_json::json!({ "service": name, "upstream": upstream }));
+            reply.status = answer.status;
+            reply
+        }
+        Err(e) => Reply::status(502).body(format!("{name}: cannot reach {next}: {e}")),
     }
 }
 
