@@ -22,10 +22,11 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: help toolchain venv envoy apt-tools node build echo oci istio-validate lint unit wasm-test e2e validate test demo bench clean
+.PHONY: help toolchain venv envoy apt-tools node build echo oci istio-validate lint unit wasm-test e2e validate test demo demo-chain bench clean
 
 help:
-	@echo "make demo      the filters in Envoy in front of an echo service, with example requests"
+	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
+	@echo "make demo-chain one Envoy with the four filters in front of an echo service"
 	@echo "make test      lint, unit tests (native and wasm32), e2e tests in real Envoy, config checks"
 	@echo "make build     the four filter modules (.wasm) for $(TARGET)"
 	@echo "make lint      rustfmt and clippy (host and $(TARGET))"
@@ -50,9 +51,10 @@ venv: $(VENV)/.installed
 envoy: venv
 	@$(ENVOY) --version | grep -o 'version: .*'
 
-# Debian packages the demo uses.
+# Debian packages the demos use (command, then package).
 apt-tools:
-	@missing=$$(for t in curl jq; do command -v $$t >/dev/null || echo $$t; done); \
+	@missing=$$(for t in curl:curl jq:jq openssl:openssl envsubst:gettext-base; do \
+		command -v $${t%%:*} >/dev/null || echo $${t#*:}; done); \
 	if [ -n "$$missing" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
@@ -91,7 +93,7 @@ unit:
 wasm-test: toolchain venv
 	cargo test --target $(TARGET) -p meshwasm-core $(FILTER_PACKAGES)
 
-e2e: build envoy oci
+e2e: build envoy oci echo apt-tools
 	cargo test -p meshwasm-e2e -- --test-threads $(E2E_THREADS)
 
 # Envoy's validate mode also loads each module and runs its on_configure,
@@ -106,7 +108,12 @@ validate: build envoy
 test: lint unit wasm-test e2e validate istio-validate
 	@echo "make test: all green"
 
+# The local mesh: three services, their sidecars, mTLS, a guided tour.
 demo: build echo envoy apt-tools
+	examples/mesh/run.sh
+
+# One Envoy with the four filters in front of the echo service.
+demo-chain: build echo envoy apt-tools
 	examples/demo/run.sh
 
 clean:

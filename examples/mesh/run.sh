@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The meshwasm demo mesh, on loopback and without Docker: a frontend and two
+# backend instances (v1, v2), each behind its own Envoy sidecar, with mTLS
+# between the sidecars and the meshwasm filters in them. A guided tour
+# sends real requests and checks every answer.
+#
+#   make demo                    # builds everything, runs the tour, keeps the mesh up until Ctrl-C
+#   DEMO_INTERACTIVE=0 make demo # runs the tour and exits (what the e2e test does)
+#
+# Ports: MESH_PORT (default 18000) is the frontend sidecar's inbound
+# listener, where the tour sends its requests; the rest follow from it.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here=$root/examples/mesh
+envoy=${ENVOY:-$root/.venv/bin/envoy}
+echo_bin=$root/target/release/meshwasm-echo
+state=${MESH_STATE:-$root/.demo/mesh}
+base=${MESH_PORT:-18000}
+
+export WASM_DIR=$root/target/wasm32-wasip1/release CERTS=$state/certs
+export PORT_IN=$base PORT_OUT=$((base + 1))
+export APP_FRONTEND=$((base + 100)) APP_V1=$((base + 101)) APP_V2=$((base + 102))
+export PORT_V1=$((base + 201)) PORT_V2=$((base + 202))
+export ADMIN_FRONTEND=$((base + 900)) ADMIN_V1=$((base + 901)) ADMIN_V2=$((base + 902))
+front=http://127.0.0.1:$PORT_IN
+
+rm -rf "$state"
+mkdir -p "$CERTS"
+
+pids=()
+declare -A pid_of
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+fail() {
+  printf '\nTOUR FAILED: %s\n' "$*" >&2
+  for log in "$state"/*.log; do printf '\n--- %s (last lines) ---\n' "$log" >&2; tail -n 15 "$log" >&2; done
+  exit 1
+}
+start() { # name, log, command...
+  local name=$1 log=$2
+  shift 2
+  "$@" >"$state/$log" 2>&1 &
+  pids+=($!)
+  pid_of[$name]=$!
+}
+
+for port in $PORT_IN $PORT_OUT $APP_FRONTEND $APP_V1 $APP_V2 $PORT_V1 $PORT_V2 $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: port $port is in use; stop whatever listens there or set MESH_PORT" >&2
+    exit 1
+  fi
+done
+
+bold "Identities: a local CA, and SPIFFE IDs for the frontend, the backends and an intruder"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj "/CN=meshwasm demo CA" -keyout "$CERTS/ca.key" -out "$CERTS/ca.pem" 2>/dev/null
+for id in frontend backend intruder; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$id" \
+    -keyout "$CERTS/$id.key" -out "$CERTS/$id.csr" 2>/dev/null
+  printf 'subjectAltName=URI:spiffe://meshwasm.local/ns/demo/sa/%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$id" >"$CERTS/$id.ext"
+  openssl x509 -req -in "$CERTS/$id.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" -CAcreateserial \
+    -days 1 -extfile "$CERTS/$id.ext" -out "$CERTS/$id.pem" 2>/dev/null
+  echo "  spiffe://meshwasm.local/ns/demo/sa/$id"
+done
+
+# One stats tag per meshwasm metric label (see README, Metrics).
+STATS_TAGS=$(for l in method code code_class route cluster consumer label_name rule decision reason target; do
+  printf '    - { tag_name: %s, regex: "(%s=\\\\.=(.*?);\\\\.;)" }\n' "$l" "$l"; done)
+export STATS_TAGS
+vars='${WASM_DIR} ${CERTS} ${PORT_IN} ${PORT_OUT} ${APP_FRONTEND} ${PORT_V1} ${PORT_V2} ${ADMIN_FRONTEND} ${STATS_TAGS} ${NAME} ${PORT} ${APP} ${ADMIN}'
+envsubst "$vars" <"$here/frontend-sidecar.yaml" >"$state/frontend-sidecar.yaml"
+NAME=backend-v1 PORT=$PORT_V1 APP=$APP_V1 ADMIN=$ADMIN_V1 envsubst "$vars" <"$here/backend-sidecar.yaml" >"$state/backend-v1-sidecar.yaml"
+NAME=backend-v2 PORT=$PORT_V2 APP=$APP_V2 ADMIN=$ADMIN_V2 envsubst "$vars" <"$here/backend-sidecar.yaml" >"$state/backend-v2-sidecar.yaml"
+
+bold "Starting three services and their sidecars"
+start backend-v1 backend-v1.log "$echo_bin" --listen "127.0.0.1:$APP_V1" --name backend-v1
+start backend-v2 backend-v2.log "$echo_bin" --listen "127.0.0.1:$APP_V2" --name backend-v2
+start frontend frontend.log "$echo_bin" --listen "127.0.0.1:$APP_FRONTEND" --name frontend --forward "127.0.0.1:$PORT_OUT"
+for sidecar in frontend backend-v1 backend-v2; do
+  start "$sidecar-sidecar" "$sidecar-sidecar.log" "$envoy" -c "$state/$sidecar-sidecar.yaml" \
+    --concurrency 2 --use-dynamic-base-id --disable-hot-restart
+done
+for admin in $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2; do
+  for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:$admin/ready" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS "http://127.0.0.1:$admin/ready" >/dev/null 2>&1 || fail "the sidecar with admin port $admin did not start"
+done
+echo "  frontend  app :$APP_FRONTEND  sidecar in :$PORT_IN out :$PORT_OUT  (metrics, auth, rate-limit | header-router)"
+echo "  backend-v1 app :$APP_V1  sidecar :$PORT_V1 (mTLS, metrics)"
+echo "  backend-v2 app :$APP_V2  sidecar :$PORT_V2 (mTLS, metrics)"
+
+# Sends a request to the frontend, shows it, checks the status; the body is
+# left in $state/body.
+call() { # expected status, curl arguments...
+  local want=$1
+  shift
+  printf '$ curl %s\n' "${*@Q}"
+  local got
+  got=$(curl -sS -o "$state/body" -D "$state/headers" -w '%{http_code}' "$@") || fail "curl failed"
+  grep -iE '^(HTTP/|www-authenticate|retry-after|x-ratelimit-remaining)' "$state/headers" | sed 's/^/  /'
+  [[ $got == "$want" ]] || fail "expected $want, got $got: $(cat "$state/body")"
+}
+# The backend that answered the last call.
+served_by() { jq -r '.upstream.upstream // empty' "$state/body"; }
+
+bold "1. No credentials: the frontend's sidecar answers 401"
+call 401 "$front/orders"
+jq -c . "$state/body"
+
+bold "2. With alice's API key: frontend → its sidecar → mTLS → a backend sidecar → the backend"
+call 200 "$front/orders" -H 'x-api-key: alice-demo-key'
+jq '{service, reached: .upstream.upstream, consumer: .upstream.headers["x-meshwasm-consumer"]}' "$state/body"
+[[ $(jq -r '.upstream.headers["x-meshwasm-consumer"]' "$state/body") == alice ]] || fail "the consumer did not reach the backend"
+
+bold "3. Round robin over the two backend instances"
+seen=""
+for _ in 1 2 3 4; do
+  call 200 "$front/orders" -H 'x-api-key: alice-demo-key' >/dev/null
+  seen+="$(served_by) "
+done
+echo "  served by: $seen"
+[[ $seen == *backend-v1* && $seen == *backend-v2* ]] || fail "round robin did not reach both backends"
+
+bold "4. A beta tester's header makes the header router send every call to v2"
+for _ in 1 2 3; do
+  call 200 "$front/catalog" -H 'x-api-key: alice-demo-key' -H 'x-beta: 1' >/dev/null
+  [[ $(served_by) == backend-v2 ]] || fail "x-beta: 1 reached $(served_by)"
+done
+echo "  3 of 3 served by backend-v2"
+
+bold "5. bob may make 3 calls a minute: the 4th gets 429"
+for _ in 1 2 3; do call 200 "$front/orders" -H 'x-api-key: bob-demo-key' >/dev/null; done
+call 429 "$front/orders" -H 'x-api-key: bob-demo-key'
+jq -c . "$state/body"
+
+bold "6. Only the frontend's identity may call a backend: a client with the intruder's certificate is refused"
+printf '$ curl --cert intruder.pem https://127.0.0.1:%s/orders\n' "$PORT_V1"
+if curl -sS -k --cert "$CERTS/intruder.pem" --key "$CERTS/intruder.key" \
+  "https://127.0.0.1:$PORT_V1/orders" -o /dev/null 2>"$state/intruder.err"; then
+  fail "the intruder got through"
+fi
+echo "  refused: $(head -c 120 "$state/intruder.err")"
+printf '$ curl --cert frontend.pem https://127.0.0.1:%s/orders\n' "$PORT_V1"
+code=$(curl -sS -k --cert "$CERTS/frontend.pem" --key "$CERTS/frontend.key" \
+  -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT_V1/orders") || fail "the frontend's identity was refused"
+echo "  the frontend's identity: $code"
+
+bold "7. backend-v1 dies; retries and outlier detection keep every call succeeding"
+kill "${pid_of[backend-v1]}"
+for i in 1 2 3 4 5 6; do
+  call 200 "$front/orders" -H 'x-api-key: alice-demo-key' >/dev/null
+  echo "  call $i served by $(served_by)"
+  [[ $(served_by) == backend-v2 ]] || fail "a call was served by $(served_by)"
+done
+ejections=$(curl -fsS "http://127.0.0.1:$ADMIN_FRONTEND/stats?filter=cluster.backend.outlier_detection.ejections_enforced_total" | awk '{print $2}')
+retries=$(curl -fsS "http://127.0.0.1:$ADMIN_FRONTEND/stats?filter=cluster.backend.upstream_rq_retry$" | awk '{print $2}')
+echo "  outlier ejections: $ejections, retries: $retries"
+
+bold "8. What the sidecars measured (meshwasm metrics at /stats/prometheus)"
+echo "  frontend sidecar:"
+curl -fsS "http://127.0.0.1:$ADMIN_FRONTEND/stats/prometheus" |
+  grep -E '^meshwasm_(requests_total|auth_requests_total|ratelimit_requests_total)' | sed 's/^/    /'
+echo "  backend-v2 sidecar:"
+curl -fsS "http://127.0.0.1:$ADMIN_V2/stats/prometheus" | grep -E '^meshwasm_requests_total' | sed 's/^/    /'
+metrics=$(curl -fsS "http://127.0.0.1:$ADMIN_FRONTEND/stats/prometheus")
+[[ $metrics == *'meshwasm_requests_total{method="GET",code="429"'* ]] || fail "the 429 is not in the frontend's metrics"
+
+bold "Tour complete: every step answered as expected."
+if [[ "${DEMO_INTERACTIVE:-auto}" == 1 || ("${DEMO_INTERACTIVE:-auto}" == auto && -t 0 && -t 1) ]]; then
+  echo "The mesh keeps running: curl $front/orders -H 'x-api-key: alice-demo-key'. Ctrl-C stops every process."
+  wait
+fi
