@@ -22,7 +22,7 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: help toolchain venv envoy apt-tools node build echo oci istio-validate lint unit wasm-test e2e validate test demo demo-chain bench clean
+.PHONY: help toolchain venv envoy apt-tools node build echo oci istio-validate compose-validate lint unit wasm-test e2e validate test demo demo-chain bench clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
@@ -78,6 +78,13 @@ node:
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 
+# examples/docker-compose.yaml, checked by Debian's docker-compose (no
+# Docker engine needed for `config`).
+compose-validate:
+	@command -v docker-compose >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
+	docker-compose -f examples/docker-compose.yaml config --quiet && echo "valid: examples/docker-compose.yaml"
+
 # Every WasmPlugin under envoy-config/istio against Istio's published CRD schema.
 istio-validate: node
 	cd tools/istio-validate && npm ci --silent --no-audit --no-fund && node validate.mjs ../../envoy-config/istio/*.yaml
@@ -105,7 +112,7 @@ validate: build envoy
 			&& echo "valid: $$f" || { echo "INVALID: $$f"; $(ENVOY) --mode validate -c "$$f" --log-level error; exit 1; }; \
 	done
 
-test: lint unit wasm-test e2e validate istio-validate
+test: lint unit wasm-test e2e validate istio-validate compose-validate
 	@echo "make test: all green"
 
 # The local mesh: three services, their sidecars, mTLS, a guided tour.

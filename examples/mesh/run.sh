@@ -9,6 +9,9 @@
 #
 # Ports: MESH_PORT (default 18000) is the frontend sidecar's inbound
 # listener, where the tour sends its requests; the rest follow from it.
+#
+#   examples/mesh/run.sh --render-compose   # only writes certificates and
+#       sidecar configs for examples/docker-compose.yaml, under .demo/compose
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,6 +22,16 @@ state=${MESH_STATE:-$root/.demo/mesh}
 base=${MESH_PORT:-18000}
 
 export WASM_DIR=$root/target/wasm32-wasip1/release CERTS=$state/certs
+export LISTEN=127.0.0.1 HOST_FRONTEND=127.0.0.1 HOST_V1=127.0.0.1 HOST_V2=127.0.0.1
+render_only=false
+if [[ ${1:-} == --render-compose ]]; then
+  # Containers: each sidecar shares its app's network namespace; sidecars
+  # reach each other by service name; files are mounted under /meshwasm.
+  render_only=true
+  state=$root/.demo/compose
+  export CERTS=$state/certs LISTEN=0.0.0.0 HOST_V1=backend-v1 HOST_V2=backend-v2
+  export WASM_DIR=/meshwasm/wasm
+fi
 export PORT_IN=$base PORT_OUT=$((base + 1))
 export APP_FRONTEND=$((base + 100)) APP_V1=$((base + 101)) APP_V2=$((base + 102))
 export PORT_V1=$((base + 201)) PORT_V2=$((base + 202))
@@ -51,7 +64,8 @@ start() { # name, log, command...
   pid_of[$name]=$!
 }
 
-for port in $PORT_IN $PORT_OUT $APP_FRONTEND $APP_V1 $APP_V2 $PORT_V1 $PORT_V2 $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2; do
+ports=$($render_only || echo $PORT_IN $PORT_OUT $APP_FRONTEND $APP_V1 $APP_V2 $PORT_V1 $PORT_V2 $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2)
+for port in $ports; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: port $port is in use; stop whatever listens there or set MESH_PORT" >&2
     exit 1
@@ -74,10 +88,17 @@ done
 STATS_TAGS=$(for l in method code code_class route cluster consumer label_name rule decision reason target; do
   printf '    - { tag_name: %s, regex: "(%s=\\\\.=(.*?);\\\\.;)" }\n' "$l" "$l"; done)
 export STATS_TAGS
-vars='${WASM_DIR} ${CERTS} ${PORT_IN} ${PORT_OUT} ${APP_FRONTEND} ${PORT_V1} ${PORT_V2} ${ADMIN_FRONTEND} ${STATS_TAGS} ${NAME} ${PORT} ${APP} ${ADMIN}'
+vars='${WASM_DIR} ${CERTS} ${LISTEN} ${HOST_FRONTEND} ${HOST_V1} ${HOST_V2} ${PORT_IN} ${PORT_OUT} ${APP_FRONTEND} ${PORT_V1} ${PORT_V2} ${ADMIN_FRONTEND} ${STATS_TAGS} ${NAME} ${PORT} ${APP} ${HOST_APP} ${ADMIN}'
+certs_in_config=$CERTS
+$render_only && export CERTS=/meshwasm/certs
 envsubst "$vars" <"$here/frontend-sidecar.yaml" >"$state/frontend-sidecar.yaml"
-NAME=backend-v1 PORT=$PORT_V1 APP=$APP_V1 ADMIN=$ADMIN_V1 envsubst "$vars" <"$here/backend-sidecar.yaml" >"$state/backend-v1-sidecar.yaml"
-NAME=backend-v2 PORT=$PORT_V2 APP=$APP_V2 ADMIN=$ADMIN_V2 envsubst "$vars" <"$here/backend-sidecar.yaml" >"$state/backend-v2-sidecar.yaml"
+NAME=backend-v1 PORT=$PORT_V1 APP=$APP_V1 HOST_APP=127.0.0.1 ADMIN=$ADMIN_V1 envsubst "$vars" <"$here/backend-sidecar.yaml" >"$state/backend-v1-sidecar.yaml"
+NAME=backend-v2 PORT=$PORT_V2 APP=$APP_V2 HOST_APP=127.0.0.1 ADMIN=$ADMIN_V2 envsubst "$vars" <"$here/backend-sidecar.yaml" >"$state/backend-v2-sidecar.yaml"
+export CERTS=$certs_in_config
+if $render_only; then
+  echo "Wrote $state: run 'docker compose -f examples/docker-compose.yaml up' from the repository root."
+  exit 0
+fi
 
 bold "Starting three services and their sidecars"
 start backend-v1 backend-v1.log "$echo_bin" --listen "127.0.0.1:$APP_V1" --name backend-v1
