@@ -18,7 +18,10 @@ fn the_demo_mesh_tour_passes_every_step() {
         .expect("cannot run examples/mesh/run.sh");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the tour failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "the tour failed:\n{stdout}\n{stderr}"
+    );
     for step in [
         "1. No credentials",
         "HTTP/1.1 401 Unauthorized",
@@ -29,6 +32,9 @@ fn the_demo_mesh_tour_passes_every_step() {
         "call 6 served by backend-v2",
         "Tour complete",
     ] {
-        assert!(stdout.contains(step), "the tour did not show `{step}`:\n{stdout}");
+        assert!(
+            stdout.contains(step),
+            "the tour did not show `{step}`:\n{stdout}"
+        );
     }
 }
