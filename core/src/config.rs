@@ -106,6 +106,25 @@ pub fn validate_named<T: Validate>(
     Ok(())
 }
 
+/// Checks a rule name, which names the rule in stats (as a label value),
+/// headers and logs: 1 to 64 of `a-z`, `0-9`, `-` and `_`. An error names
+/// the field `name`.
+pub fn check_rule_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "name",
+            "must be 1 to 64 of lowercase letters, digits, `-` and `_`",
+        ))
+    }
+}
+
 /// Parses and validates a configuration. Empty input (no `configuration`
 /// given) reads as `{}`, so a filter whose fields all have defaults runs
 /// without one.
@@ -178,6 +197,14 @@ mod tests {
     impl Validate for Named {
         fn validate(&self) -> Result<(), ConfigError> {
             self.limit.validate().map_err(|e| e.within("limit"))
+        }
+    }
+
+    #[test]
+    fn rule_names_are_label_safe() {
+        assert_eq!(check_rule_name("per-client_2"), Ok(()));
+        for bad in ["", "Upper", "a b", "a.b", &"a".repeat(65)] {
+            assert_eq!(check_rule_name(bad).unwrap_err().field(), "name", "{bad:?}");
         }
     }
 

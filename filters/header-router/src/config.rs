@@ -197,18 +197,7 @@ impl Rule {
 
 impl Validate for Rule {
     fn validate(&self) -> Result<(), ConfigError> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self
-                .name
-                .bytes()
-                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'));
-        if !name_ok {
-            return Err(ConfigError::new(
-                "name",
-                "must be 1 to 64 of lowercase letters, digits, `-` and `_`",
-            ));
-        }
+        meshwasm_core::config::check_rule_name(&self.name)?;
         self.matcher.validate().map_err(|e| e.within("match"))?;
         let groups = match &self.matcher.path {
             Some(PathMatch::Regex(r)) => r.groups(),

@@ -7,16 +7,6 @@ use std::collections::HashSet;
 
 /// The longest metric name prefix accepted.
 const MAX_PREFIX_BYTES: usize = 64;
-/// Labels every series has; extra labels may not take these names.
-pub const BUILT_IN_LABELS: [&str; 7] = [
-    "method",
-    "code",
-    "code_class",
-    "route",
-    "cluster",
-    "consumer",
-    "label_name",
-];
 
 /// The metrics filter's JSON configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -114,10 +104,10 @@ impl Validate for ExtraLabel {
         if !prometheus_name(&self.name) || self.name.starts_with("__") {
             return Err(ConfigError::new("name", "must be a Prometheus label name"));
         }
-        if BUILT_IN_LABELS.contains(&self.name.as_str()) {
+        if meshwasm_core::metrics::LABELS.contains(&self.name.as_str()) {
             return Err(ConfigError::new(
                 "name",
-                format!("`{}` is a built-in label", self.name),
+                format!("`{}` is a label of meshwasm's own", self.name),
             ));
         }
         if self.values.is_empty() || self.values.len() > 100 {

@@ -146,18 +146,7 @@ impl Validate for RateLimitConfig {
 
 impl Validate for Rule {
     fn validate(&self) -> Result<(), ConfigError> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self
-                .name
-                .bytes()
-                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'));
-        if !name_ok {
-            return Err(ConfigError::new(
-                "name",
-                "must be 1 to 64 of lowercase letters, digits, `-` and `_`",
-            ));
-        }
+        meshwasm_core::config::check_rule_name(&self.name)?;
         self.matcher.validate().map_err(|e| e.within("match"))?;
         let mut parts = HashSet::new();
         if let Some(i) = self.key.iter().position(|part| !parts.insert(part)) {
