@@ -14,6 +14,7 @@ use crate::stage::{
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -63,7 +64,7 @@ impl<F: Filter> Context for Root<F> {
     fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         if let Some(filter) = &self.filter {
             filter.on_call_response(
-                &mut ProxyHost,
+                &mut ProxyHost::default(),
                 token,
                 &read_call_response(headers, body_size),
             );
@@ -96,6 +97,7 @@ impl<F: Filter> RootContext for Root<F> {
         let filter = self.filter.as_ref()?;
         Some(Box::new(Http {
             stage: filter.stage(),
+            host: ProxyHost::default(),
         }))
     }
 
@@ -105,7 +107,7 @@ impl<F: Filter> RootContext for Root<F> {
 
     fn on_tick(&mut self) {
         if let Some(filter) = &self.filter {
-            filter.on_tick(&mut ProxyHost);
+            filter.on_tick(&mut ProxyHost::default());
         }
     }
 }
@@ -113,6 +115,14 @@ impl<F: Filter> RootContext for Root<F> {
 /// The per-request context: hands each phase to the stage.
 struct Http<S> {
     stage: S,
+    host: ProxyHost,
+}
+
+/// The host for a new callback: headers are read afresh, since other
+/// filters may have changed them since the last one.
+fn fresh(host: &mut ProxyHost) -> &mut ProxyHost {
+    *host = ProxyHost::default();
+    host
 }
 
 impl<S: Stage> Context for Http<S> {
@@ -120,7 +130,7 @@ impl<S: Stage> Context for Http<S> {
         let response = read_call_response(headers, body_size);
         match self
             .stage
-            .on_call_response(&mut ProxyHost, token, &response)
+            .on_call_response(fresh(&mut self.host), token, &response)
         {
             Flow::Continue => {
                 if let Err(status) = hostcalls::resume_http_request() {
@@ -135,7 +145,7 @@ impl<S: Stage> Context for Http<S> {
 
 impl<S: Stage> HttpContext for Http<S> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match self.stage.on_request_headers(&mut ProxyHost) {
+        match self.stage.on_request_headers(fresh(&mut self.host)) {
             Flow::Continue => Action::Continue,
             Flow::Respond(answer) => {
                 send(&answer);
@@ -146,12 +156,12 @@ impl<S: Stage> HttpContext for Http<S> {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        self.stage.on_response_headers(&mut ProxyHost);
+        self.stage.on_response_headers(fresh(&mut self.host));
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        self.stage.on_log(&mut ProxyHost);
+        self.stage.on_log(fresh(&mut self.host));
     }
 }
 
@@ -206,8 +216,34 @@ fn read_call_response(num_headers: usize, body_size: usize) -> CallResponse {
     }
 }
 
-/// [`Host`] over the current context's host calls.
-struct ProxyHost;
+/// [`Host`] over the current context's host calls. A header map is read
+/// from Envoy whole, in one host call, the first time a callback asks for
+/// one of its headers, and kept in step with the changes made through
+/// this host: a stage that reads several headers crosses into Envoy once.
+#[derive(Debug, Default)]
+struct ProxyHost {
+    request: RefCell<Option<Headers>>,
+    response: RefCell<Option<Headers>>,
+}
+
+/// A header map as read from Envoy: names lowercase, values as bytes.
+type Headers = Vec<(String, Vec<u8>)>;
+
+impl ProxyHost {
+    fn cache(&self, map: HeaderMap) -> &RefCell<Option<Headers>> {
+        match map {
+            HeaderMap::Request => &self.request,
+            HeaderMap::Response => &self.response,
+        }
+    }
+
+    /// Applies a change to the cached map, if it was read.
+    fn edit(&self, map: HeaderMap, change: impl FnOnce(&mut Headers)) {
+        if let Some(headers) = self.cache(map).borrow_mut().as_mut() {
+            change(headers);
+        }
+    }
+}
 
 impl Proxy for ProxyHost {
     fn now(&self) -> Result<SystemTime, HostError> {
@@ -284,8 +320,16 @@ impl Host for ProxyHost {
     }
 
     fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError> {
-        let Some(bytes) =
-            hostcalls::get_map_value_bytes(map_type(map), name).map_err(host_error)?
+        let mut cache = self.cache(map).borrow_mut();
+        let headers = match cache.as_mut() {
+            Some(headers) => headers,
+            None => cache.insert(hostcalls::get_map_bytes(map_type(map)).map_err(host_error)?),
+        };
+        // Envoy gives the first value of a repeated header, as here.
+        let Some(bytes) = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
         else {
             return Ok(None);
         };
@@ -303,15 +347,28 @@ impl Host for ProxyHost {
     }
 
     fn set_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
-        hostcalls::set_map_value(map_type(map), name, Some(value)).map_err(host_error)
+        hostcalls::set_map_value(map_type(map), name, Some(value)).map_err(host_error)?;
+        self.edit(map, |headers| {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            headers.push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
+        });
+        Ok(())
     }
 
     fn add_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
-        hostcalls::add_map_value(map_type(map), name, value).map_err(host_error)
+        hostcalls::add_map_value(map_type(map), name, value).map_err(host_error)?;
+        self.edit(map, |headers| {
+            headers.push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
+        });
+        Ok(())
     }
 
     fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError> {
-        hostcalls::set_map_value(map_type(map), name, None).map_err(host_error)
+        hostcalls::set_map_value(map_type(map), name, None).map_err(host_error)?;
+        self.edit(map, |headers| {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name))
+        });
+        Ok(())
     }
 
     fn clear_route_cache(&mut self) -> Result<(), HostError> {
