@@ -14,7 +14,7 @@ use crate::stage::{
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -216,14 +216,17 @@ fn read_call_response(num_headers: usize, body_size: usize) -> CallResponse {
     }
 }
 
-/// [`Host`] over the current context's host calls. A header map is read
-/// from Envoy whole, in one host call, the first time a callback asks for
-/// one of its headers, and kept in step with the changes made through
-/// this host: a stage that reads several headers crosses into Envoy once.
+/// [`Host`] over the current context's host calls. The first header a
+/// callback reads from a map is fetched alone; at the second, the map is
+/// read whole, in one host call, and kept in step with the changes made
+/// through this host: a stage that reads many headers crosses into Envoy
+/// twice, not once per header, and one that reads one header pays for one.
 #[derive(Debug, Default)]
 struct ProxyHost {
     request: RefCell<Option<Headers>>,
     response: RefCell<Option<Headers>>,
+    /// Single-header reads so far, request map then response map.
+    single_reads: [Cell<bool>; 2],
 }
 
 /// A header map as read from Envoy: names lowercase, values as bytes.
@@ -235,6 +238,33 @@ impl ProxyHost {
             HeaderMap::Request => &self.request,
             HeaderMap::Response => &self.response,
         }
+    }
+
+    /// Whether a header of `map` was read alone already.
+    fn read_once(&self, map: HeaderMap) -> &Cell<bool> {
+        let [request, response] = &self.single_reads;
+        match map {
+            HeaderMap::Request => request,
+            HeaderMap::Response => response,
+        }
+    }
+
+    /// A header's value as bytes: alone the first time, from the whole map
+    /// after.
+    fn header_bytes(&self, map: HeaderMap, name: &str) -> Result<Option<Vec<u8>>, HostError> {
+        let mut cache = self.cache(map).borrow_mut();
+        let headers = match cache.as_mut() {
+            Some(headers) => headers,
+            None if !self.read_once(map).replace(true) => {
+                return hostcalls::get_map_value_bytes(map_type(map), name).map_err(host_error);
+            }
+            None => cache.insert(hostcalls::get_map_bytes(map_type(map)).map_err(host_error)?),
+        };
+        // Envoy gives the first value of a repeated header, as here.
+        Ok(headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone()))
     }
 
     /// Applies a change to the cached map, if it was read.
@@ -320,17 +350,7 @@ impl Host for ProxyHost {
     }
 
     fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError> {
-        let mut cache = self.cache(map).borrow_mut();
-        let headers = match cache.as_mut() {
-            Some(headers) => headers,
-            None => cache.insert(hostcalls::get_map_bytes(map_type(map)).map_err(host_error)?),
-        };
-        // Envoy gives the first value of a repeated header, as here.
-        let Some(bytes) = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-        else {
+        let Some(bytes) = self.header_bytes(map, name)? else {
             return Ok(None);
         };
         if bytes.len() > MAX_HEADER_VALUE_BYTES {
