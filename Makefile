@@ -126,6 +126,12 @@ demo: build echo envoy apt-tools
 demo-chain: build echo envoy apt-tools
 	examples/demo/run.sh
 
+# Per-request cost of each filter in a real Envoy, against Envoy's native
+# filters; writes docs/benchmarks.md and docs/benchmarks.json. Knobs:
+# BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_ROWS.
+bench: build envoy
+	$(VENV)/bin/python tools/bench.py
+
 clean:
 	cargo clean
 	rm -rf $(VENV) .demo

@@ -1,0 +1,1003 @@
+#!/usr/bin/env python3
+"""What each meshwasm filter costs per request, against Envoy's native filters.
+
+Run from the repository root after `make build` and `make envoy` (`make bench`
+does both, then this):
+
+    .venv/bin/python tools/bench.py          # the full run, ~5 minutes on 2 cores
+    .venv/bin/python tools/bench.py --rows auth-api-key,native-lua-api-key \\
+        --duration 2 --rounds 1 --output target/bench/quick   # a quick look
+
+Each row is one Envoy 1.40 (`--concurrency 1`, ports picked by Envoy, a
+dynamic base id) whose only route answers itself (`direct_response`, no
+upstream), so what a row adds over `baseline` is its filters' cost. Before
+every sample the row is checked to do its job (the benchmark request gets
+200 with the expected body; requests without or with bad credentials get
+401; the filter's counters moved); then `wrk` (1 thread, fixed connections,
+keep-alive) warms it up and measures it: requests/s, latency, and Envoy's
+CPU time per request (user + system, from /proc), which other load on a
+shared machine disturbs far less than requests/s. Envoy and wrk are pinned
+to different cores when there are two. Rounds are interleaved (every row
+once, then every row again) and each row is compared with the same round's
+baseline; the report gives medians over rounds.
+
+Writes PREFIX.md (the table, the machine, the method, the issue's targets)
+and PREFIX.json (every sample), PREFIX being `--output` (default
+`docs/benchmarks`). Envoy's configs and logs go to `target/bench/<row>/`.
+Knobs: --duration/BENCH_DURATION (seconds per sample, 5), --rounds/
+BENCH_ROUNDS (3), --connections/BENCH_CONNECTIONS (16), --warmup/
+BENCH_WARMUP (2), --rows/BENCH_ROWS (comma-separated; baseline always runs).
+Installs what it needs: Debian's `wrk`, and `cryptography` into the venv
+it runs in (to sign the RS256 and ES256 tokens).
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVOY = os.environ.get("ENVOY", str(ROOT / ".venv/bin/envoy"))
+WASM_DIR = Path(os.environ.get("MESHWASM_WASM_DIR", ROOT / "target/wasm32-wasip1/release"))
+WORK_DIR = ROOT / "target/bench"
+KEYS = ROOT / "tests/fixtures/keys"
+WRK_REPORT = ROOT / "tools/bench-lua/wrk-report.lua"
+LUA_API_KEY = Path("tools/bench-lua/api-key.lua")
+CRYPTOGRAPHY = "cryptography==48.0.0"
+
+READY_TIMEOUT_S = 60
+MAX_WASM_BYTES = 600_000
+JWT_SLACK_US = 5.0
+NATIVE_FACTOR = 1.5
+TRIVIAL_FACTOR = 2.0
+
+WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+STRING_TYPE = "type.googleapis.com/google.protobuf.StringValue"
+HCM_TYPE = (
+    "type.googleapis.com/envoy.extensions.filters.network."
+    "http_connection_manager.v3.HttpConnectionManager"
+)
+ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+# The labels meshwasm metrics carry in their names (see README, "Metrics").
+STATS_TAGS = [
+    {"tag_name": t, "regex": f"({t}=\\.=(.*?);\\.;)"}
+    for t in (
+        "method code code_class route cluster consumer label_name rule decision reason target"
+    ).split()
+]
+
+# The load: every row gets the same request (the ES256 row its own token).
+PATH = "/bench"
+TENANT = "tenant-10"
+ROUTED_BODY = "route-10"
+PLAIN_BODY = "ok"
+CONSUMERS = {  # name -> API key; the same keys are in tools/bench-lua/api-key.lua
+    "alice": "alice-bench-key-7f3a9c",
+    "bob": "bob-bench-key-52e1d8",
+    "carol": "carol-bench-key-0b6f44",
+    "dave": "dave-bench-key-9d2c17",
+}
+ISSUER = "https://idp.bench.example"
+AUDIENCE = "bench"
+
+
+# --- what is installed ------------------------------------------------------
+
+
+def ensure_wrk() -> None:
+    """Installs Debian's wrk when it is missing."""
+    if shutil.which("wrk"):
+        return
+    print("installing wrk (apt-get)", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
+
+
+def ensure_cryptography() -> None:
+    """Installs `cryptography` into this interpreter's venv when missing."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        if sys.prefix == sys.base_prefix:
+            sys.exit("tools/bench.py: run it with the project venv's python (.venv/bin/python)")
+        print(f"installing {CRYPTOGRAPHY} into {sys.prefix}", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", CRYPTOGRAPHY],
+            check=True,
+        )
+
+
+# --- tokens -----------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64json(value: dict) -> str:
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def sign(key_name: str, alg: str, signing_input: bytes) -> bytes:
+    """Signs with a fixture key: RS256 (PKCS#1 v1.5) or ES256 (raw r||s)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+
+    key = serialization.load_pem_private_key((KEYS / f"{key_name}.pem").read_bytes(), password=None)
+    if alg == "RS256":
+        return key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    r, s = utils.decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def mint(key_name: str, alg: str, subject: str) -> str:
+    """A token from ISSUER for AUDIENCE, valid for a day."""
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "iat": now, "exp": now + 86400}
+    signing_input = f"{b64json({'alg': alg, 'typ': 'JWT', 'kid': key_name})}.{b64json(claims)}"
+    return f"{signing_input}.{b64url(sign(key_name, alg, signing_input.encode()))}"
+
+
+def forged(token: str) -> str:
+    """The token with another subject and the old signature."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    return f"{header}.{b64json(dict(claims, sub='mallory'))}.{signature}"
+
+
+def jwks(key_name: str) -> dict:
+    return {"keys": [json.loads((KEYS / f"{key_name}.jwk.json").read_text())]}
+
+
+# --- filter configurations --------------------------------------------------
+
+
+def module(name: str) -> Path:
+    """A module's path, relative to the repository root when under it (Envoy
+    runs there, so the configs kept in benchmarks.json hold no local paths)."""
+    path = WASM_DIR / f"meshwasm_{name}.wasm"
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+METRICS = {"prefix": "meshwasm", "consumer_header": "x-meshwasm-consumer"}
+AUTH_API_KEY = {
+    "identity_header": "x-meshwasm-consumer",
+    "api_key": {
+        "consumers": [
+            {"name": "alice", "key": CONSUMERS["alice"]},
+            {"name": "bob", "key_sha256": hashlib.sha256(CONSUMERS["bob"].encode()).hexdigest()},
+            {"name": "carol", "key": CONSUMERS["carol"]},
+            {"name": "dave", "key": CONSUMERS["dave"]},
+        ]
+    },
+    "rules": [{"match": {"path": {"exact": "/healthz"}}, "anonymous": True}],
+}
+# A limit never reached, one bucket per tenant.
+RATE_LIMIT = {
+    "rules": [
+        {"name": "per-tenant", "key": [{"header": "x-tenant"}], "limit": {"requests": 1_000_000, "per": "second"}}
+    ]
+}
+# Ten tenants, each routed by its own rule; the benchmark request is the last.
+HEADER_ROUTER = {
+    "rules": [
+        {
+            "name": f"tenant-{i}",
+            "match": {"headers": [{"name": "x-tenant", "exact": f"tenant-{i}"}]},
+            "request_headers": {"set": [{"name": "x-route-version", "value": f"v{i}"}]},
+        }
+        for i in range(1, 11)
+    ]
+}
+TRIVIAL = {"rules": []}
+
+
+def auth_jwt(key_name: str) -> dict:
+    return {
+        "identity_header": "x-meshwasm-consumer",
+        "jwt": {"providers": [{"name": "bench-idp", "issuer": ISSUER, "audiences": [AUDIENCE], "jwks": jwks(key_name)}]},
+    }
+
+
+def wasm(name: str, module_name: str, config: dict) -> dict:
+    """A meshwasm filter as chain.yaml configures it: its own VM, fail closed."""
+    return {
+        "name": f"meshwasm.{name}",
+        "typed_config": {
+            "@type": WASM_TYPE,
+            "config": {
+                "name": name,
+                "root_id": name,
+                "vm_config": {
+                    "vm_id": name,
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": {"local": {"filename": str(module(module_name))}},
+                },
+                "failure_policy": "FAIL_CLOSED",
+                "configuration": {"@type": STRING_TYPE, "value": json.dumps(config)},
+            },
+        },
+    }
+
+
+def native_jwt_authn() -> dict:
+    """jwt_authn with the RS256 key inline and its verified-token cache on."""
+    return {
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": {
+                "bench-idp": {
+                    "issuer": ISSUER,
+                    "audiences": [AUDIENCE],
+                    "local_jwks": {"inline_string": json.dumps(jwks("rsa-a"))},
+                    "jwt_cache_config": {"jwt_cache_size": 1024},
+                }
+            },
+            "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "bench-idp"}}],
+        },
+    }
+
+
+def native_local_ratelimit() -> dict:
+    """local_ratelimit with one bucket per `x-tenant` value, never emptied."""
+    bucket = {"max_tokens": 1_000_000, "tokens_per_fill": 1_000_000, "fill_interval": "1s"}
+    percent_100 = {"numerator": 100, "denominator": "HUNDRED"}
+    return {
+        "name": "envoy.filters.http.local_ratelimit",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "stat_prefix": "bench_ratelimit",
+            "token_bucket": bucket,
+            "filter_enabled": {"default_value": percent_100, "runtime_key": "bench_ratelimit_enabled"},
+            "filter_enforced": {"default_value": percent_100, "runtime_key": "bench_ratelimit_enforced"},
+            "rate_limits": [{"actions": [{"request_headers": {"header_name": "x-tenant", "descriptor_key": "tenant"}}]}],
+            "descriptors": [{"entries": [{"key": "tenant", "value": ""}], "token_bucket": bucket}],
+            "max_dynamic_descriptors": 10_000,
+        },
+    }
+
+
+HEADER_MUTATION = {
+    "name": "envoy.filters.http.header_mutation",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation"},
+}
+LUA_API_KEY_FILTER = {
+    "name": "envoy.filters.http.lua",
+    "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua",
+        "default_source_code": {"filename": str(LUA_API_KEY)},
+    },
+}
+
+
+# --- routes -----------------------------------------------------------------
+
+
+def answer(body: str) -> dict:
+    return {"status": 200, "body": {"inline_string": body}}
+
+
+# Every row but native-header-routing: where header-router sends tenant-10,
+# and everything else.
+ROUTES = [
+    {
+        "match": {"prefix": "/", "headers": [{"name": "x-route-version", "string_match": {"exact": "v10"}}]},
+        "direct_response": answer(ROUTED_BODY),
+    },
+    {"match": {"prefix": "/"}, "direct_response": answer(PLAIN_BODY)},
+]
+
+
+def native_header_routes() -> list:
+    """The route table does header-router's matching; header_mutation's
+    per-route config sets the header each tenant's rule sets."""
+    routes = []
+    for i in range(1, 11):
+        mutation = {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutationPerRoute",
+            "mutations": {
+                "request_mutations": [
+                    {
+                        "append": {
+                            "header": {"key": "x-route-version", "value": f"v{i}"},
+                            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                        }
+                    }
+                ]
+            },
+        }
+        routes.append(
+            {
+                "match": {"prefix": "/", "headers": [{"name": "x-tenant", "string_match": {"exact": f"tenant-{i}"}}]},
+                "direct_response": answer(f"route-{i}"),
+                "typed_per_filter_config": {"envoy.filters.http.header_mutation": mutation},
+            }
+        )
+    return routes + ROUTES[1:]
+
+
+def bootstrap(http_filters: list, routes: list) -> dict:
+    """One listener and admin on 127.0.0.1, ports picked by Envoy."""
+    loopback = {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
+    hcm = {
+        "@type": HCM_TYPE,
+        "stat_prefix": "bench",
+        "route_config": {"name": "bench", "virtual_hosts": [{"name": "bench", "domains": ["*"], "routes": routes}]},
+        "http_filters": http_filters + [ROUTER],
+    }
+    return {
+        "admin": {"address": loopback},
+        "stats_config": {"stats_tags": STATS_TAGS},
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "bench",
+                    "address": loopback,
+                    "filter_chains": [
+                        {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+                    ],
+                }
+            ]
+        },
+    }
+
+
+# --- rows -------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    """One request that must get `status` (and `body`, when given)."""
+
+    what: str
+    headers: dict
+    status: int
+    body: str | None = None
+
+
+@dataclass
+class Row:
+    name: str
+    what: str
+    http_filters: list
+    headers: dict
+    probes: list
+    stats: list = field(default_factory=list)  # substrings of counters that must be above 0
+    routes: list = field(default_factory=lambda: ROUTES)
+    optional: bool = False  # skipped, not failed, when a module is missing
+
+    @property
+    def modules(self) -> list:
+        """The .wasm files its filters load."""
+        return [
+            ROOT / f["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"]
+            for f in self.http_filters
+            if f["typed_config"]["@type"] == WASM_TYPE
+        ]
+
+
+def without(headers: dict, name: str) -> dict:
+    return {k: v for k, v in headers.items() if k != name}
+
+
+def rows() -> list:
+    rs256, es256 = mint("rsa-a", "RS256", "alice"), mint("ec256", "ES256", "alice")
+    load = {"x-tenant": TENANT, "x-api-key": CONSUMERS["alice"], "authorization": f"Bearer {rs256}"}
+    load_es = dict(load, authorization=f"Bearer {es256}")
+
+    def ok(body: str = PLAIN_BODY, headers: dict = load) -> Probe:
+        return Probe("the benchmark request", headers, 200, body)
+
+    api_key_refused = [
+        Probe("no API key", without(load, "x-api-key"), 401),
+        Probe("an unknown API key", dict(load, **{"x-api-key": "nobody-key"}), 401),
+    ]
+
+    def jwt_refused(token: str) -> list:
+        return [
+            Probe("no token", without(load, "authorization"), 401),
+            Probe("a forged token", dict(load, authorization=f"Bearer {forged(token)}"), 401),
+        ]
+
+    chain_config = {"metrics": METRICS, "auth": AUTH_API_KEY, "rate_limit": RATE_LIMIT, "header_router": HEADER_ROUTER}
+    four = [
+        wasm("metrics", "metrics", METRICS),
+        wasm("auth", "auth", AUTH_API_KEY),
+        wasm("rate-limit", "rate_limit", RATE_LIMIT),
+        wasm("header-router", "header_router", HEADER_ROUTER),
+    ]
+    chain_stats = ["meshwasm_requests_total", "decision=.=allowed;.;reason=.=api_key", "meshwasm_ratelimit_requests_total"]
+    return [
+        Row("baseline", "router only", [], load, [ok()]),
+        Row(
+            "auth-api-key",
+            "meshwasm auth: API key, 4 consumers (one by SHA-256)",
+            [wasm("auth", "auth", AUTH_API_KEY)],
+            load,
+            [ok()] + api_key_refused,
+            ["decision=.=allowed;.;reason=.=api_key"],
+        ),
+        Row(
+            "auth-jwt-rs256",
+            "meshwasm auth: JWT RS256, inline JWKS, one token (cache warm)",
+            [wasm("auth", "auth", auth_jwt("rsa-a"))],
+            load,
+            [ok()] + jwt_refused(rs256),
+            ["decision=.=allowed;.;reason=.=jwt"],
+        ),
+        Row(
+            "auth-jwt-es256",
+            "meshwasm auth: JWT ES256, inline JWKS, one token (cache warm)",
+            [wasm("auth", "auth", auth_jwt("ec256"))],
+            load_es,
+            [ok(headers=load_es)] + jwt_refused(es256),
+            ["decision=.=allowed;.;reason=.=jwt"],
+        ),
+        Row(
+            "rate-limit",
+            "meshwasm rate-limit: 1 rule keyed by `x-tenant`, never reached",
+            [wasm("rate-limit", "rate_limit", RATE_LIMIT)],
+            load,
+            [ok()],
+            ["rule=.=per-tenant;.;decision=.=allowed"],
+        ),
+        Row(
+            "header-router",
+            "meshwasm header-router: 10 rules, the last matches and sets a header",
+            [wasm("header-router", "header_router", HEADER_ROUTER)],
+            load,
+            [ok(ROUTED_BODY)],
+            ["rule=.=tenant-10;.;meshwasm_headerrouter_matches_total"],
+        ),
+        Row(
+            "metrics",
+            "meshwasm metrics: RED metrics with a consumer label",
+            [wasm("metrics", "metrics", METRICS)],
+            load,
+            [ok()],
+            ["meshwasm_requests_total"],
+        ),
+        Row(
+            "chain-4-modules",
+            "metrics, auth (API key), rate-limit, header-router: 4 modules",
+            four,
+            load,
+            [ok(ROUTED_BODY)] + api_key_refused,
+            chain_stats,
+        ),
+        Row(
+            "chain-1-module",
+            "the same four configs in one module and one Wasm context",
+            [wasm("chain", "chain", chain_config)],
+            load,
+            [ok(ROUTED_BODY)] + api_key_refused,
+            chain_stats,
+            optional=True,
+        ),
+        Row(
+            "trivial-wasm",
+            "meshwasm rate-limit with no rules: a Wasm filter doing nothing",
+            [wasm("rate-limit", "rate_limit", TRIVIAL)],
+            load,
+            [ok()],
+        ),
+        Row(
+            "native-jwt-authn",
+            "Envoy jwt_authn: the RS256 token, inline JWKS, its JWT cache on",
+            [native_jwt_authn()],
+            load,
+            [ok()] + jwt_refused(rs256),
+            ["jwt_authn.allowed"],
+        ),
+        Row(
+            "native-local-ratelimit",
+            "Envoy local_ratelimit: a bucket per `x-tenant`, never emptied",
+            [native_local_ratelimit()],
+            load,
+            [ok()],
+            ["http_local_rate_limit.ok"],
+        ),
+        Row(
+            "native-header-routing",
+            "10 routes matching `x-tenant` + header_mutation setting a header",
+            [HEADER_MUTATION],
+            load,
+            [ok(ROUTED_BODY)],
+            routes=native_header_routes(),
+        ),
+        Row(
+            "native-lua-api-key",
+            "Envoy Lua: the API-key check against a table of 4",
+            [LUA_API_KEY_FILTER],
+            load,
+            [ok()] + api_key_refused,
+        ),
+    ]
+
+
+# Each meshwasm filter and the native filter doing its job.
+NATIVE_PAIRS = [
+    ("auth-api-key", "native-lua-api-key"),
+    ("auth-jwt-rs256", "native-jwt-authn"),
+    ("rate-limit", "native-local-ratelimit"),
+    ("header-router", "native-header-routing"),
+]
+
+
+# --- Envoy ------------------------------------------------------------------
+
+
+def http_get(port: int, path: str, headers: dict | None = None) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+class Envoy:
+    """One Envoy on a row's config; a context manager that always stops it."""
+
+    def __init__(self, row: Row, cpu: list):
+        self.dir = WORK_DIR / row.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config = self.dir / "envoy.json"
+        self.config.write_text(json.dumps(bootstrap(row.http_filters, row.routes), indent=1))
+        self.cpu = cpu
+        self.process = None
+        self.admin_port = self.port = 0
+
+    def __enter__(self) -> "Envoy":
+        admin_path = self.dir / "admin-address"
+        admin_path.unlink(missing_ok=True)
+        with open(self.dir / "envoy.log", "wb") as log:
+            self.process = subprocess.Popen(
+                self.cpu
+                + [shutil.which(ENVOY), "-c", str(self.config), "--concurrency", "1", "--use-dynamic-base-id"]
+                + ["--disable-hot-restart", "--admin-address-path", str(admin_path), "--log-level", "warn"],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        try:
+            self.wait_ready(admin_path)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def fail(self, reason: str) -> RuntimeError:
+        log = (self.dir / "envoy.log").read_text(errors="replace")[-4000:]
+        return RuntimeError(f"{self.dir.name}: {reason}\n--- Envoy log (end) ---\n{log}")
+
+    def wait_ready(self, admin_path: Path) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise self.fail(f"Envoy exited with {self.process.returncode}")
+            if admin_path.exists() and admin_path.read_text().strip():
+                self.admin_port = int(admin_path.read_text().strip().rsplit(":", 1)[1])
+                try:
+                    if http_get(self.admin_port, "/ready")[0] == 200:
+                        listeners = json.loads(http_get(self.admin_port, "/listeners?format=json")[1])
+                        address = listeners["listener_statuses"][0]["local_address"]["socket_address"]
+                        self.port = address["port_value"]
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise self.fail(f"not ready after {READY_TIMEOUT_S} s")
+
+    def counter(self, substring: str) -> int:
+        """The sum of the counters whose name contains `substring`."""
+        text = http_get(self.admin_port, "/stats?type=Counters")[1]
+        return sum(int(line.rsplit(": ", 1)[1]) for line in text.splitlines() if substring in line)
+
+    def cpu_seconds(self) -> float:
+        """User and system time of all of Envoy's threads so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise self.fail("no VmRSS")
+
+
+def check(row: Row, envoy: Envoy) -> None:
+    """Fails unless the row does its job: every probe answered as expected,
+    and its filters' counters show they handled the requests."""
+    for probe in row.probes:
+        status, body = http_get(envoy.port, PATH, probe.headers)
+        if status != probe.status or (probe.body is not None and body != probe.body):
+            expected = f"{probe.status}" + (f" {probe.body!r}" if probe.body is not None else "")
+            raise envoy.fail(f"{probe.what}: expected {expected}, got {status} {body[:200]!r}")
+    for stat in row.stats:
+        if envoy.counter(stat) == 0:
+            raise envoy.fail(f"no counter containing {stat!r} above 0 after the checks")
+
+
+# --- load -------------------------------------------------------------------
+
+
+def cpus() -> tuple[list, list]:
+    """taskset prefixes for Envoy and wrk: different cores when there are two."""
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2 or not shutil.which("taskset"):
+        return [], []
+    return ["taskset", "-c", str(available[0])], ["taskset", "-c", str(available[1])]
+
+
+def wrk(port: int, headers: dict, seconds: int, connections: int, cpu: list) -> dict:
+    command = cpu + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(WRK_REPORT)]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(
+        command + [f"http://127.0.0.1:{port}{PATH}"], check=True, capture_output=True, text=True
+    ).stdout
+    report = next(line for line in output.splitlines() if line.startswith("BENCH-JSON "))
+    return json.loads(report.removeprefix("BENCH-JSON "))
+
+
+def sample(row: Row, args: argparse.Namespace, rnd: int) -> dict:
+    """Starts the row's Envoy, checks it, warms it up, measures it."""
+    envoy_cpu, wrk_cpu = cpus()
+    with Envoy(row, envoy_cpu) as envoy:
+        check(row, envoy)
+        wrk(envoy.port, row.headers, args.warmup, args.connections, wrk_cpu)
+        cpu_before = envoy.cpu_seconds()
+        result = wrk(envoy.port, row.headers, args.duration, args.connections, wrk_cpu)
+        cpu = envoy.cpu_seconds() - cpu_before
+        rss = envoy.rss_kb()
+    errors = {k: v for k, v in result["errors"].items() if v}
+    if errors:
+        raise RuntimeError(f"{row.name}: wrk saw errors {errors} (status: answers not 2xx/3xx)")
+    seconds = result["duration_us"] / 1e6
+    return {
+        "round": rnd,
+        "requests": result["requests"],
+        "seconds": round(seconds, 3),
+        "rps": round(result["requests"] / seconds, 1),
+        "envoy_cpu_s": round(cpu, 2),
+        "cpu_us": round(cpu / result["requests"] * 1e6, 2),
+        "latency_us": result["latency_us"],
+        "rss_kb": rss,
+    }
+
+
+# --- results ----------------------------------------------------------------
+
+
+def summarize(samples: dict) -> dict:
+    """Medians over rounds; ratio and added µs against the same round's baseline."""
+    base = {s["round"]: s["rps"] for s in samples["baseline"]}
+    base_cpu = {s["round"]: s["cpu_us"] for s in samples["baseline"]}
+    summary = {}
+    for name, row_samples in samples.items():
+        rps = [s["rps"] for s in row_samples]
+        summary[name] = {
+            "rps": statistics.median(rps),
+            "rps_min": min(rps),
+            "rps_max": max(rps),
+            "ratio": statistics.median(s["rps"] / base[s["round"]] for s in row_samples),
+            "added_us": statistics.median((1 / s["rps"] - 1 / base[s["round"]]) * 1e6 for s in row_samples),
+            "cpu_us": statistics.median(s["cpu_us"] for s in row_samples),
+            "added_cpu_us": statistics.median(s["cpu_us"] - base_cpu[s["round"]] for s in row_samples),
+            "p50_us": statistics.median(s["latency_us"]["p50"] for s in row_samples),
+            "p99_us": statistics.median(s["latency_us"]["p99"] for s in row_samples),
+            "rss_kb": statistics.median(s["rss_kb"] for s in row_samples),
+        }
+    return summary
+
+
+def judge(summary: dict, target: str, row: str, reference: str, kind: str) -> dict:
+    """One target, judged on both measures of what a row adds: from req/s
+    (`added_us`) and from Envoy's CPU time (`added_cpu_us`). `kind` is
+    `factor:N` (row ≤ N× reference) or `slack:N` (row ≤ reference + N µs)."""
+    verdicts = {"target": target}
+    for measure in ("added_us", "added_cpu_us"):
+        if row not in summary or reference not in summary:
+            verdicts[measure] = {"measured": "not measured", "met": None}
+            continue
+        ours, theirs = summary[row][measure], summary[reference][measure]
+        how, number = kind.split(":")
+        bound = float(number)
+        if how == "slack":
+            met = ours - theirs <= bound
+            measured = f"{ours:.1f} vs {theirs:.1f} ({ours - theirs:+.2f})"
+        elif theirs <= 0:
+            met, measured = None, f"{ours:.1f} vs {theirs:.1f} (reference within noise)"
+        else:
+            met = ours <= bound * theirs
+            measured = f"{ours:.1f} vs {theirs:.1f} ({ours / theirs:.2f}×)"
+        verdicts[measure] = {"measured": measured, "met": met}
+    return verdicts
+
+
+def targets(summary: dict) -> list:
+    """The issue's per-request targets."""
+    out = [
+        judge(summary, f"`{ours}` ≤ {NATIVE_FACTOR}× what `{native}` adds", ours, native, f"factor:{NATIVE_FACTOR}")
+        for ours, native in NATIVE_PAIRS
+    ]
+    out.append(
+        judge(
+            summary,
+            f"`chain-1-module` < {TRIVIAL_FACTOR}× what `trivial-wasm` adds",
+            "chain-1-module",
+            "trivial-wasm",
+            f"factor:{TRIVIAL_FACTOR}",
+        )
+    )
+    out += [
+        judge(summary, f"`{jwt}` (warm cache) ≤ `auth-api-key` + {JWT_SLACK_US:.0f} µs", jwt, "auth-api-key", f"slack:{JWT_SLACK_US}")
+        for jwt in ("auth-jwt-rs256", "auth-jwt-es256")
+    ]
+    return out
+
+
+def machine() -> dict:
+    cpu_model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )
+    version = subprocess.run([ENVOY, "--version"], capture_output=True, text=True, check=True).stdout
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu_model,
+        "kernel": platform.release(),
+        "envoy": version.split("version:", 1)[1].strip(),
+        "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split(" [")[0],
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def module_sizes() -> dict:
+    return {p.name: p.stat().st_size for p in sorted(WASM_DIR.glob("meshwasm_*.wasm"))}
+
+
+def command_line(args: argparse.Namespace) -> str:
+    rows_flag = f" --rows {','.join(args.rows)}" if args.rows else ""
+    output_flag = f" --output {args.output}" if args.output != "docs/benchmarks" else ""
+    return (
+        f".venv/bin/python tools/bench.py --duration {args.duration} --rounds {args.rounds} "
+        f"--connections {args.connections} --warmup {args.warmup}{rows_flag}{output_flag}"
+    )
+
+
+def verdict(judged: dict) -> str:
+    word = {True: "met", False: "**missed**", None: "—"}[judged["met"]]
+    return f"{judged['measured']} | {word}"
+
+
+def markdown(report: dict) -> str:
+    m, s = report["machine"], report["settings"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "What each meshwasm filter costs per request in a real Envoy, against Envoy's native",
+        "filters doing the same job. Written by `tools/bench.py`; every sample is in",
+        "[`benchmarks.json`](benchmarks.json).",
+        "",
+        f"Rerun with `make bench`, or (after `make build` and `make envoy`; about {report['minutes']:.0f} minutes here):",
+        "",
+        "```sh",
+        report["command"],
+        "```",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), Linux {m['kernel']}, Envoy {m['envoy']},",
+        f"{m['wrk']}; {m['date']}. The machine is shared and noisy: compare rows with each other,",
+        "not with other machines.",
+        "",
+        "## Results",
+        "",
+        f"Medians of {s['rounds']} rounds, {s['duration_s']} s per sample, {s['connections']} connections.",
+        "*added µs* is `(1/rps − 1/rps_baseline) × 10⁶`; *CPU µs* is Envoy's user + system time",
+        "during the sample divided by the requests served, and *added CPU µs* that minus the",
+        "baseline's. Both are taken against the same round's baseline. CPU time per request barely",
+        "moves when other work on the machine takes Envoy's core away; req/s does, so where the two",
+        "disagree, trust the CPU columns.",
+        "",
+        "| row | what | req/s (min–max) | × baseline | added µs | CPU µs | added CPU µs "
+        "| p50 µs | p99 µs | RSS MB | .wasm KB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in report["rows"].items():
+        r = row["median"]
+        size = " + ".join(f"{b / 1000:.0f}" for b in row["wasm_bytes"].values()) or "—"
+        lines.append(
+            f"| `{name}` | {row['what']} | {r['rps']:,.0f} ({r['rps_min']:,.0f}–{r['rps_max']:,.0f}) "
+            f"| {r['ratio']:.2f} | {r['added_us']:.1f} | {r['cpu_us']:.1f} | {r['added_cpu_us']:.1f} "
+            f"| {r['p50_us']:.0f} | {r['p99_us']:.0f} | {r['rss_kb'] / 1024:.0f} | {size} |"
+        )
+    for name, reason in report["skipped"].items():
+        lines.append(f"| `{name}` | skipped: {reason} | | | | | | | | | |")
+
+    big = {n: b for n, b in report["module_sizes"].items() if b > MAX_WASM_BYTES}
+    lines += [
+        "",
+        "## Against the issue's targets",
+        "",
+        "| target | added µs (from req/s) | | added CPU µs | |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {t['target']} | {verdict(t['added_us'])} | {verdict(t['added_cpu_us'])} |" for t in report["targets"]
+    ]
+    measured = report["rows"]
+    if "chain-1-module" in measured and "chain-4-modules" in measured:
+        one, four = (measured[n]["median"]["added_cpu_us"] for n in ("chain-1-module", "chain-4-modules"))
+        lines += ["", f"The four filters in one Wasm context add {one:.1f} CPU µs per request; as four modules, {four:.1f}."]
+    lines += [
+        "",
+        "`metrics` has no native row: Envoy's own stats are always on and cannot be switched off",
+        "to measure them.",
+        "",
+        f"No `.wasm` over {MAX_WASM_BYTES // 1000} KB: "
+        + ("**missed** by " + ", ".join(f"`{n}` ({b / 1000:.0f} KB)" for n, b in big.items()) if big else "met")
+        + ". All modules (`make build`): "
+        + ", ".join(f"`{n}` {b / 1000:.0f} KB" for n, b in report["module_sizes"].items())
+        + ".",
+        "",
+        "## Method",
+        "",
+        "- One Envoy per row and sample, `--concurrency 1` (one worker), its only routes",
+        "  `direct_response` (no upstream), so what a row adds over `baseline` is its filters' cost.",
+        "  Wasm filters run in V8, each module in its own VM, failing closed, as in",
+        "  `envoy-config/chain.yaml`; the filter configurations are in `benchmarks.json`.",
+        f"- Load: `wrk -t1 -c{s['connections']}` on loopback with keep-alive; every row gets the same",
+        f"  `GET {PATH}` with `x-tenant`, `x-api-key` and an RS256 bearer token (the ES256 row its",
+        "  ES256 token). Envoy and wrk are pinned to different cores with `taskset`"
+        + ("" if s["pinned"] else " (not here: fewer than two cores)")
+        + ". Latencies",
+        "  come from wrk's `done` hook (`tools/bench-lua/wrk-report.lua`), which also counts",
+        "  answers that are not 2xx or 3xx: any such answer fails the run.",
+        "- Before each sample the row is checked to do its job: the benchmark request gets 200 and",
+        "  the expected body (for the header-routing rows, the body of the route their header",
+        "  selects); auth rows answer 401 without credentials, to an unknown key and to a forged",
+        "  token; the filters' counters moved. Then a warm-up of"
+        f" {s['warmup_s']} s (V8 optimizes the hot code;",
+        "  the JWT rows' one token is verified once and then served from the verified-token cache,",
+        "  so those rows measure a **warm cache**; `native-jwt-authn` has its `jwt_cache_config` on",
+        "  too), then the measured sample, then Envoy's VmRSS.",
+        "- Rounds interleave the rows (every row once, then every row again), so a machine that",
+        "  slows down mid-run slows a round's rows alike.",
+        "- `trivial-wasm` is `meshwasm_rate_limit.wasm` with `{\"rules\": []}`: its stage does nothing",
+        "  per request, so it measures what entering a Wasm filter costs.",
+        "- `native-header-routing` matches in the route table (ten routes on `x-tenant`, the",
+        "  request matching the last) and sets the header with `header_mutation`'s per-route",
+        "  config; `header-router` matches ten rules in Wasm, sets the header, and Envoy re-picks",
+        "  the route. `native-lua-api-key` is `tools/bench-lua/api-key.lua`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- main -------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--duration", type=int, default=int(env("BENCH_DURATION", "5")), help="seconds per sample")
+    parser.add_argument("--rounds", type=int, default=int(env("BENCH_ROUNDS", "3")))
+    parser.add_argument("--connections", type=int, default=int(env("BENCH_CONNECTIONS", "16")))
+    parser.add_argument("--warmup", type=int, default=int(env("BENCH_WARMUP", "2")), help="seconds before each sample")
+    parser.add_argument("--rows", default=env("BENCH_ROWS", ""), help="comma-separated row names (baseline always runs)")
+    parser.add_argument("--output", default="docs/benchmarks", help="writes OUTPUT.md and OUTPUT.json")
+    args = parser.parse_args()
+    args.rows = [r for r in args.rows.split(",") if r]
+    if min(args.duration, args.rounds, args.connections, args.warmup) < 1:
+        parser.error("--duration, --rounds, --connections and --warmup must be at least 1")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    # Killed (say, make interrupted): unwind, so the running Envoy is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    ensure_cryptography()
+    ensure_wrk()
+    if not shutil.which(ENVOY):
+        sys.exit(f"tools/bench.py: no Envoy at {ENVOY}: run `make envoy` or set ENVOY")
+    all_rows = rows()
+    unknown = set(args.rows) - {r.name for r in all_rows}
+    if unknown:
+        sys.exit(f"tools/bench.py: unknown rows {sorted(unknown)}; rows are: {', '.join(r.name for r in all_rows)}")
+    chosen = [r for r in all_rows if r.name == "baseline" or not args.rows or r.name in args.rows]
+
+    skipped, selected = {}, []
+    for row in chosen:
+        missing = [m for m in row.modules if not m.exists()]
+        if missing and row.optional:
+            skipped[row.name] = f"`{missing[0].name}` not built"
+            print(f"skipping {row.name}: {skipped[row.name]}", flush=True)
+        elif missing:
+            sys.exit(f"tools/bench.py: {missing[0]} is missing: run `make build`")
+        else:
+            selected.append(row)
+
+    samples = {row.name: [] for row in selected}
+    for rnd in range(1, args.rounds + 1):
+        for row in selected:
+            result = sample(row, args, rnd)
+            samples[row.name].append(result)
+            print(
+                f"round {rnd}/{args.rounds} {row.name:24} {result['rps']:>10,.0f} req/s"
+                f"  CPU {result['cpu_us']:6.1f} µs/req"
+                f"  p50 {result['latency_us']['p50']:>6} µs  p99 {result['latency_us']['p99']:>6} µs"
+                f"  RSS {result['rss_kb'] / 1024:.0f} MB",
+                flush=True,
+            )
+
+    summary = summarize(samples)
+    report = {
+        "command": command_line(args),
+        "minutes": (time.monotonic() - started) / 60,
+        "machine": machine(),
+        "settings": {
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+            "connections": args.connections,
+            "warmup_s": args.warmup,
+            "envoy_concurrency": 1,
+            "pinned": bool(cpus()[0]),
+        },
+        "rows": {
+            row.name: {
+                "what": row.what,
+                "wasm_bytes": {m.name: m.stat().st_size for m in row.modules},
+                "http_filters": row.http_filters,
+                "median": summary[row.name],
+                "samples": samples[row.name],
+            }
+            for row in selected
+        },
+        "skipped": skipped,
+        "module_sizes": module_sizes(),
+    }
+    report["targets"] = targets(summary)
+    output = ROOT / args.output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    text = markdown(report)
+    Path(f"{output}.json").write_text(json.dumps(report, indent=1) + "\n")
+    Path(f"{output}.md").write_text(text)
+    print(text.split("## Method")[0])
+    print(f"wrote {args.output}.md and {args.output}.json")
+
+
+if __name__ == "__main__":
+    main()
