@@ -54,23 +54,10 @@ impl MetricName {
         }
     }
 
-    /// Adds a label. Characters outside `[A-Za-z0-9_.:/-]` in the value
-    /// become `_` (so a value can never end a segment early), and long
-    /// values are cut.
+    /// Adds a label, its value cleaned by [`clean_label_value`].
     #[must_use]
     pub fn label(mut self, name: &str, value: &str) -> Self {
-        let value: String = value
-            .chars()
-            .take(MAX_LABEL_VALUE_BYTES)
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "_.:/-".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let segment = format!("{name}=.={value};.;");
+        let segment = format!("{name}=.={};.;", clean_label_value(value));
         self.encoded.insert_str(self.base_at, &segment);
         self.base_at += segment.len();
         self
@@ -80,6 +67,23 @@ impl MetricName {
     pub fn encoded(&self) -> &str {
         &self.encoded
     }
+}
+
+/// A label value as it appears in a metric's name: characters outside
+/// `[A-Za-z0-9_.:/-]` become `_` (so a value can never end a segment
+/// early), and it is cut at 64 characters.
+pub fn clean_label_value(value: &str) -> String {
+    value
+        .chars()
+        .take(MAX_LABEL_VALUE_BYTES)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.:/-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The `stats_config.stats_tags` regex that turns `label` into a tag.
@@ -190,6 +194,13 @@ mod tests {
             long.encoded().len(),
             "v=.=;.;m".len() + MAX_LABEL_VALUE_BYTES
         );
+    }
+
+    #[test]
+    fn label_values_are_cleaned() {
+        assert_eq!(clean_label_value("alice@example.com"), "alice_example.com");
+        assert_eq!(clean_label_value("a;.;b=.=c"), "a_._b_._c");
+        assert_eq!(clean_label_value(&"x".repeat(100)).len(), 64);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Label values: normalised, and capped so that no client can blow up
 //! the number of series.
 
+use meshwasm_core::metrics::clean_label_value;
 use meshwasm_core::{Proxy, Written};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -9,8 +10,6 @@ use std::collections::HashSet;
 pub const OTHER: &str = "other";
 /// What a label records when the request has no value for it.
 pub const NONE: &str = "none";
-/// The longest label value kept.
-const MAX_VALUE_BYTES: usize = 64;
 /// Compare-and-swap attempts when admitting a value.
 const ATTEMPTS: u32 = 8;
 /// A CAS number no value has: writing with it creates a key only if absent.
@@ -38,22 +37,6 @@ pub fn code_class(code: u16) -> &'static str {
         500..=599 => "5xx",
         _ => NONE,
     }
-}
-
-/// A value as it will appear: characters outside `[A-Za-z0-9_.:/-]`
-/// become `_`, and it is cut at 64 bytes.
-pub fn clean(value: &str) -> String {
-    value
-        .chars()
-        .take(MAX_VALUE_BYTES)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_.:/-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// A label whose distinct values are capped, for all of Envoy's workers
@@ -89,7 +72,7 @@ impl CappedLabel {
 
     /// Admits `value` if it is known or there is room for it.
     pub fn admit(&self, proxy: &mut dyn Proxy, value: &str) -> Admitted {
-        let value = clean(value);
+        let value = clean_label_value(value);
         if self.seen.borrow().contains(&value) {
             return Admitted::Yes(value);
         }
@@ -156,13 +139,6 @@ mod tests {
         assert_eq!(code_class(503), "5xx");
         assert_eq!(code_class(0), "none");
         assert_eq!(code_class(600), "none");
-    }
-
-    #[test]
-    fn values_are_cleaned() {
-        assert_eq!(clean("alice@example.com"), "alice_example.com");
-        assert_eq!(clean("a;.;b=.=c"), "a_._b_._c");
-        assert_eq!(clean(&"x".repeat(100)).len(), 64);
     }
 
     #[test]
