@@ -7,6 +7,7 @@
 
 use crate::config::{self, ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
+use crate::request::{Headers, Request};
 use crate::stage::{
     CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, MetricKind, OutboundCall, Proxy,
     Shared, Stage, Written, MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
@@ -14,7 +15,6 @@ use crate::stage::{
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
-use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -64,7 +64,7 @@ impl<F: Filter> Context for Root<F> {
     fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         if let Some(filter) = &self.filter {
             filter.on_call_response(
-                &mut ProxyHost::default(),
+                &mut ProxyHost,
                 token,
                 &read_call_response(headers, body_size),
             );
@@ -97,7 +97,6 @@ impl<F: Filter> RootContext for Root<F> {
         let filter = self.filter.as_ref()?;
         Some(Box::new(Http {
             stage: filter.stage(),
-            host: ProxyHost::default(),
         }))
     }
 
@@ -107,22 +106,16 @@ impl<F: Filter> RootContext for Root<F> {
 
     fn on_tick(&mut self) {
         if let Some(filter) = &self.filter {
-            filter.on_tick(&mut ProxyHost::default());
+            filter.on_tick(&mut ProxyHost);
         }
     }
 }
 
-/// The per-request context: hands each phase to the stage.
+/// The per-request context: hands each phase to the stage, with a fresh
+/// [`Request`] view per callback (other filters may have changed the
+/// request since the last one).
 struct Http<S> {
     stage: S,
-    host: ProxyHost,
-}
-
-/// The host for a new callback: headers are read afresh, since other
-/// filters may have changed them since the last one.
-fn fresh(host: &mut ProxyHost) -> &mut ProxyHost {
-    *host = ProxyHost::default();
-    host
 }
 
 impl<S: Stage> Context for Http<S> {
@@ -130,7 +123,7 @@ impl<S: Stage> Context for Http<S> {
         let response = read_call_response(headers, body_size);
         match self
             .stage
-            .on_call_response(fresh(&mut self.host), token, &response)
+            .on_call_response(&mut Request::new(&mut ProxyHost), token, &response)
         {
             Flow::Continue => {
                 if let Err(status) = hostcalls::resume_http_request() {
@@ -145,7 +138,10 @@ impl<S: Stage> Context for Http<S> {
 
 impl<S: Stage> HttpContext for Http<S> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match self.stage.on_request_headers(fresh(&mut self.host)) {
+        match self
+            .stage
+            .on_request_headers(&mut Request::new(&mut ProxyHost))
+        {
             Flow::Continue => Action::Continue,
             Flow::Respond(answer) => {
                 send(&answer);
@@ -156,12 +152,13 @@ impl<S: Stage> HttpContext for Http<S> {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        self.stage.on_response_headers(fresh(&mut self.host));
+        self.stage
+            .on_response_headers(&mut Request::new(&mut ProxyHost));
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        self.stage.on_log(fresh(&mut self.host));
+        self.stage.on_log(&mut Request::new(&mut ProxyHost));
     }
 }
 
@@ -216,64 +213,10 @@ fn read_call_response(num_headers: usize, body_size: usize) -> CallResponse {
     }
 }
 
-/// [`Host`] over the current context's host calls. The first header a
-/// callback reads from a map is fetched alone; at the second, the map is
-/// read whole, in one host call, and kept in step with the changes made
-/// through this host: a stage that reads many headers crosses into Envoy
-/// twice, not once per header, and one that reads one header pays for one.
-#[derive(Debug, Default)]
-struct ProxyHost {
-    request: RefCell<Option<Headers>>,
-    response: RefCell<Option<Headers>>,
-    /// Single-header reads so far, request map then response map.
-    single_reads: [Cell<bool>; 2],
-}
-
-/// A header map as read from Envoy: names lowercase, values as bytes.
-type Headers = Vec<(String, Vec<u8>)>;
-
-impl ProxyHost {
-    fn cache(&self, map: HeaderMap) -> &RefCell<Option<Headers>> {
-        match map {
-            HeaderMap::Request => &self.request,
-            HeaderMap::Response => &self.response,
-        }
-    }
-
-    /// Whether a header of `map` was read alone already.
-    fn read_once(&self, map: HeaderMap) -> &Cell<bool> {
-        let [request, response] = &self.single_reads;
-        match map {
-            HeaderMap::Request => request,
-            HeaderMap::Response => response,
-        }
-    }
-
-    /// A header's value as bytes: alone the first time, from the whole map
-    /// after.
-    fn header_bytes(&self, map: HeaderMap, name: &str) -> Result<Option<Vec<u8>>, HostError> {
-        let mut cache = self.cache(map).borrow_mut();
-        let headers = match cache.as_mut() {
-            Some(headers) => headers,
-            None if !self.read_once(map).replace(true) => {
-                return hostcalls::get_map_value_bytes(map_type(map), name).map_err(host_error);
-            }
-            None => cache.insert(hostcalls::get_map_bytes(map_type(map)).map_err(host_error)?),
-        };
-        // Envoy gives the first value of a repeated header, as here.
-        Ok(headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone()))
-    }
-
-    /// Applies a change to the cached map, if it was read.
-    fn edit(&self, map: HeaderMap, change: impl FnOnce(&mut Headers)) {
-        if let Some(headers) = self.cache(map).borrow_mut().as_mut() {
-            change(headers);
-        }
-    }
-}
+/// [`Host`] over the current context's host calls, one for one: what to
+/// read and when is the [`Request`] view's business.
+#[derive(Debug, Clone, Copy)]
+struct ProxyHost;
 
 impl Proxy for ProxyHost {
     fn now(&self) -> Result<SystemTime, HostError> {
@@ -349,46 +292,24 @@ impl Host for ProxyHost {
         hostcalls::get_property(path.to_vec()).map_err(host_error)
     }
 
-    fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError> {
-        let Some(bytes) = self.header_bytes(map, name)? else {
-            return Ok(None);
-        };
-        if bytes.len() > MAX_HEADER_VALUE_BYTES {
-            return Err(HostError::TooLarge {
-                header: name.to_owned(),
-                len: bytes.len(),
-            });
-        }
-        String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| HostError::NotUtf8 {
-                header: name.to_owned(),
-            })
+    fn header(&self, map: HeaderMap, name: &str) -> Result<Option<Vec<u8>>, HostError> {
+        hostcalls::get_map_value_bytes(map_type(map), name).map_err(host_error)
+    }
+
+    fn headers(&self, map: HeaderMap) -> Result<Headers, HostError> {
+        hostcalls::get_map_bytes(map_type(map)).map_err(host_error)
     }
 
     fn set_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
-        hostcalls::set_map_value(map_type(map), name, Some(value)).map_err(host_error)?;
-        self.edit(map, |headers| {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            headers.push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
-        });
-        Ok(())
+        hostcalls::set_map_value(map_type(map), name, Some(value)).map_err(host_error)
     }
 
     fn add_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
-        hostcalls::add_map_value(map_type(map), name, value).map_err(host_error)?;
-        self.edit(map, |headers| {
-            headers.push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
-        });
-        Ok(())
+        hostcalls::add_map_value(map_type(map), name, value).map_err(host_error)
     }
 
     fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError> {
-        hostcalls::set_map_value(map_type(map), name, None).map_err(host_error)?;
-        self.edit(map, |headers| {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name))
-        });
-        Ok(())
+        hostcalls::set_map_value(map_type(map), name, None).map_err(host_error)
     }
 
     fn clear_route_cache(&mut self) -> Result<(), HostError> {

@@ -1,7 +1,8 @@
 //! Several stages in one Wasm context: one VM crossing per request phase
 //! instead of one per filter.
 
-use crate::stage::{CallResponse, Flow, Host, Stage};
+use crate::request::Request;
+use crate::stage::{CallResponse, Flow, Stage};
 
 /// Runs `first`, then `second`, as Envoy would run two filters in a row:
 /// requests go through `first` then `second`, responses come back through
@@ -37,11 +38,11 @@ impl<A: Stage, B: Stage> Chain<A, B> {
     }
 
     /// Hands the request to `second` once `first` let it go.
-    fn after_first(&mut self, host: &mut dyn Host, flow: Flow) -> Flow {
+    fn after_first(&mut self, request: &mut Request<'_>, flow: Flow) -> Flow {
         match flow {
             Flow::Continue => {
                 self.at = Reached::Second;
-                self.second.on_request_headers(host)
+                self.second.on_request_headers(request)
             }
             other => other,
         }
@@ -49,69 +50,69 @@ impl<A: Stage, B: Stage> Chain<A, B> {
 }
 
 impl<A: Stage, B: Stage> Stage for Chain<A, B> {
-    fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
-        let flow = self.first.on_request_headers(host);
-        self.after_first(host, flow)
+    fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
+        let flow = self.first.on_request_headers(request);
+        self.after_first(request, flow)
     }
 
     fn on_call_response(
         &mut self,
-        host: &mut dyn Host,
+        request: &mut Request<'_>,
         token: u32,
         response: &CallResponse,
     ) -> Flow {
         match self.at {
             Reached::First => {
-                let flow = self.first.on_call_response(host, token, response);
-                self.after_first(host, flow)
+                let flow = self.first.on_call_response(request, token, response);
+                self.after_first(request, flow)
             }
-            Reached::Second => self.second.on_call_response(host, token, response),
+            Reached::Second => self.second.on_call_response(request, token, response),
         }
     }
 
-    fn on_response_headers(&mut self, host: &mut dyn Host) {
+    fn on_response_headers(&mut self, request: &mut Request<'_>) {
         if self.at == Reached::Second {
-            self.second.on_response_headers(host);
+            self.second.on_response_headers(request);
         }
-        self.first.on_response_headers(host);
+        self.first.on_response_headers(request);
     }
 
-    fn on_log(&mut self, host: &mut dyn Host) {
+    fn on_log(&mut self, request: &mut Request<'_>) {
         // Envoy logs every filter of the chain, whether or not the request
         // reached it.
-        self.first.on_log(host);
-        self.second.on_log(host);
+        self.first.on_log(request);
+        self.second.on_log(request);
     }
 }
 
 /// A stage that may be absent: an absent one lets everything through, so
 /// a combined module can leave out filters it was not configured with.
 impl<S: Stage> Stage for Option<S> {
-    fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
+    fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
         self.as_mut()
-            .map_or(Flow::Continue, |s| s.on_request_headers(host))
+            .map_or(Flow::Continue, |s| s.on_request_headers(request))
     }
 
     fn on_call_response(
         &mut self,
-        host: &mut dyn Host,
+        request: &mut Request<'_>,
         token: u32,
         response: &CallResponse,
     ) -> Flow {
         self.as_mut().map_or(Flow::Continue, |s| {
-            s.on_call_response(host, token, response)
+            s.on_call_response(request, token, response)
         })
     }
 
-    fn on_response_headers(&mut self, host: &mut dyn Host) {
+    fn on_response_headers(&mut self, request: &mut Request<'_>) {
         if let Some(s) = self {
-            s.on_response_headers(host);
+            s.on_response_headers(request);
         }
     }
 
-    fn on_log(&mut self, host: &mut dyn Host) {
+    fn on_log(&mut self, request: &mut Request<'_>) {
         if let Some(s) = self {
-            s.on_log(host);
+            s.on_log(request);
         }
     }
 }
@@ -131,8 +132,9 @@ mod tests {
     }
 
     impl Stage for Tracer {
-        fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
-            host.add_header(HeaderMap::Request, "x-trace", self.name)
+        fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
+            request
+                .add_header(HeaderMap::Request, "x-trace", self.name)
                 .unwrap();
             if self.deny {
                 Flow::Respond(LocalResponse::json_error(403, "denied", self.name))
@@ -143,19 +145,26 @@ mod tests {
             }
         }
 
-        fn on_call_response(&mut self, host: &mut dyn Host, _: u32, r: &CallResponse) -> Flow {
+        fn on_call_response(
+            &mut self,
+            request: &mut Request<'_>,
+            _: u32,
+            r: &CallResponse,
+        ) -> Flow {
             let status = r.status.map_or("none".to_owned(), |s| s.to_string());
-            host.add_header(
-                HeaderMap::Request,
-                "x-answer",
-                &format!("{}:{status}", self.name),
-            )
-            .unwrap();
+            request
+                .add_header(
+                    HeaderMap::Request,
+                    "x-answer",
+                    &format!("{}:{status}", self.name),
+                )
+                .unwrap();
             Flow::Continue
         }
 
-        fn on_response_headers(&mut self, host: &mut dyn Host) {
-            host.add_header(HeaderMap::Response, "x-trace", self.name)
+        fn on_response_headers(&mut self, request: &mut Request<'_>) {
+            request
+                .add_header(HeaderMap::Response, "x-trace", self.name)
                 .unwrap();
         }
     }
@@ -172,8 +181,8 @@ mod tests {
     fn requests_run_forward_and_responses_backward() {
         let mut chain = Chain::new(tracer("a"), Chain::new(tracer("b"), tracer("c")));
         let mut host = FakeHost::new();
-        assert_eq!(chain.on_request_headers(&mut host), Flow::Continue);
-        chain.on_response_headers(&mut host);
+        assert_eq!(chain.on_request_headers(&mut host.view()), Flow::Continue);
+        chain.on_response_headers(&mut host.view());
         assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["a", "b", "c"]);
         assert_eq!(host.values(HeaderMap::Response, "x-trace"), ["c", "b", "a"]);
     }
@@ -186,11 +195,11 @@ mod tests {
         };
         let mut chain = Chain::new(tracer("a"), Chain::new(deny, tracer("c")));
         let mut host = FakeHost::new();
-        let Flow::Respond(answer) = chain.on_request_headers(&mut host) else {
+        let Flow::Respond(answer) = chain.on_request_headers(&mut host.view()) else {
             panic!("expected a local answer");
         };
         assert_eq!(answer.status, 403);
-        chain.on_response_headers(&mut host);
+        chain.on_response_headers(&mut host.view());
         assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["a", "b"]);
         assert_eq!(host.values(HeaderMap::Response, "x-trace"), ["b", "a"]);
     }
@@ -199,8 +208,8 @@ mod tests {
     fn an_absent_stage_lets_everything_through() {
         let mut chain = Chain::new(None::<Tracer>, Some(tracer("b")));
         let mut host = FakeHost::new();
-        assert_eq!(chain.on_request_headers(&mut host), Flow::Continue);
-        chain.on_response_headers(&mut host);
+        assert_eq!(chain.on_request_headers(&mut host.view()), Flow::Continue);
+        chain.on_response_headers(&mut host.view());
         assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["b"]);
         assert_eq!(host.values(HeaderMap::Response, "x-trace"), ["b"]);
     }
@@ -213,14 +222,14 @@ mod tests {
         };
         let mut chain = Chain::new(tracer("a"), Chain::new(wait, tracer("c")));
         let mut host = FakeHost::new();
-        assert_eq!(chain.on_request_headers(&mut host), Flow::Pause);
+        assert_eq!(chain.on_request_headers(&mut host.view()), Flow::Pause);
         assert_eq!(host.values(HeaderMap::Request, "x-trace"), ["a", "b"]);
         let answer = CallResponse {
             status: Some(200),
             ..CallResponse::default()
         };
         assert_eq!(
-            chain.on_call_response(&mut host, 1, &answer),
+            chain.on_call_response(&mut host.view(), 1, &answer),
             Flow::Continue
         );
         assert_eq!(host.values(HeaderMap::Request, "x-answer"), ["b:200"]);

@@ -4,7 +4,8 @@
 
 use crate::config::{validate_each, ConfigError, Validate};
 use crate::names::HeaderName;
-use crate::request;
+use crate::request::{self, Request};
+use crate::stage::HostError;
 use serde::Deserialize;
 use std::fmt;
 
@@ -242,44 +243,45 @@ pub struct RequestMatch {
 }
 
 impl RequestMatch {
-    /// Whether a request with this method and path (query included)
-    /// matches; `header` looks up a request header, and is asked only when
-    /// path and method match.
-    pub fn matches(
-        &self,
-        method: &str,
-        path: &str,
-        mut header: impl FnMut(&str) -> Option<String>,
-    ) -> bool {
-        let bare = path.split_once('?').map_or(path, |(p, _)| p);
-        if !(self.path.as_ref().is_none_or(|p| p.matches(bare))
-            && (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
-            && self
-                .query
-                .iter()
-                .all(|q| q.matches(request::query_param(path, &q.name).as_deref())))
-        {
-            return false;
+    /// Whether the request matches. Path, method and query are checked
+    /// first; the host, headers and cookies are read only if they match.
+    pub fn matches(&self, request: &Request<'_>) -> Result<bool, HostError> {
+        let path = request.path()?;
+        let bare = path.split_once('?').map_or(&*path, |(p, _)| p);
+        if !self.path.as_ref().is_none_or(|p| p.matches(bare)) {
+            return Ok(false);
         }
-        if let Some(host) = &self.host {
-            if !host.matches(&header(":authority").unwrap_or_default()) {
-                return false;
+        if !self.methods.is_empty() {
+            let method = request.method()?;
+            if !self.methods.iter().any(|m| *m == method) {
+                return Ok(false);
             }
         }
         if !self
-            .headers
+            .query
             .iter()
-            .all(|h| h.matches(header(h.name.as_str()).as_deref()))
+            .all(|q| q.matches(request::query_param(&path, &q.name).as_deref()))
         {
-            return false;
+            return Ok(false);
+        }
+        if let Some(host) = &self.host {
+            if !host.matches(&request.header_text(":authority")?.unwrap_or_default()) {
+                return Ok(false);
+            }
+        }
+        for header in &self.headers {
+            if !header.matches(request.header_text(header.name.as_str())?.as_deref()) {
+                return Ok(false);
+            }
         }
         if self.cookies.is_empty() {
-            return true;
+            return Ok(true);
         }
-        let cookies = header("cookie").unwrap_or_default();
-        self.cookies
+        let cookies = request.header_text("cookie")?.unwrap_or_default();
+        Ok(self
+            .cookies
             .iter()
-            .all(|c| c.matches(request::cookie(&cookies, &c.name)))
+            .all(|c| c.matches(request::cookie(&cookies, &c.name))))
     }
 
     /// The capture groups of a regex path match (group 0 first); empty
@@ -317,46 +319,38 @@ impl Validate for RequestMatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::FakeHost;
 
     fn matcher(json: &str) -> Result<RequestMatch, ConfigError> {
         crate::config::parse(json.as_bytes())
     }
 
-    fn no_headers(_: &str) -> Option<String> {
-        None
-    }
-
-    fn headers(
-        list: &'static [(&'static str, &'static str)],
-    ) -> impl FnMut(&str) -> Option<String> {
-        move |name| {
-            list.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
+    /// Whether `m` matches a request with this method, path and headers.
+    fn hit(m: &RequestMatch, method: &str, path: &str, headers: &[(&str, &str)]) -> bool {
+        let mut all = vec![(":method", method), (":path", path)];
+        all.extend_from_slice(headers);
+        m.matches(&FakeHost::with_request(&all).view()).unwrap()
     }
 
     #[test]
     fn paths_and_methods_match() {
         let m = matcher(r#"{"path": {"prefix": "/api/"}, "methods": ["GET", "HEAD"]}"#).unwrap();
-        assert!(m.matches("GET", "/api/x", no_headers));
-        assert!(m.matches("HEAD", "/api/x?y=/z", no_headers));
-        assert!(!m.matches("POST", "/api/x", no_headers));
-        assert!(!m.matches("GET", "/apix", no_headers));
+        assert!(hit(&m, "GET", "/api/x", &[]));
+        assert!(hit(&m, "HEAD", "/api/x?y=/z", &[]));
+        assert!(!hit(&m, "POST", "/api/x", &[]));
+        assert!(!hit(&m, "GET", "/apix", &[]));
         let exact = matcher(r#"{"path": {"exact": "/health"}}"#).unwrap();
-        assert!(exact.matches("DELETE", "/health?full=1", no_headers));
-        assert!(!exact.matches("GET", "/health/db", no_headers));
-        assert!(matcher("{}")
-            .unwrap()
-            .matches("PATCH", "/anything", no_headers));
+        assert!(hit(&exact, "DELETE", "/health?full=1", &[]));
+        assert!(!hit(&exact, "GET", "/health/db", &[]));
+        assert!(hit(&matcher("{}").unwrap(), "PATCH", "/anything", &[]));
     }
 
     #[test]
     fn regex_paths_match_whole_and_capture() {
         let m = matcher(r#"{"path": {"regex": "/users/([0-9]+)(/.*)?"}}"#).unwrap();
-        assert!(m.matches("GET", "/users/42/orders?x=1", no_headers));
+        assert!(hit(&m, "GET", "/users/42/orders?x=1", &[]));
         assert!(
-            !m.matches("GET", "/v1/users/42", no_headers),
+            !hit(&m, "GET", "/v1/users/42", &[]),
             "a regex matches the whole path"
         );
         assert_eq!(
@@ -399,10 +393,10 @@ mod tests {
             ("user-agent", "curl/8.1"),
             ("cookie", "a=b; group=canary-7"),
         ];
-        assert!(m.matches("GET", "/?beta=1", headers(good)));
-        assert!(!m.matches("GET", "/?beta=2", headers(good)));
-        assert!(!m.matches("GET", "/", headers(good)));
-        assert!(!m.matches("GET", "/?beta=1", headers(&[(":authority", "shop.other")])));
+        assert!(hit(&m, "GET", "/?beta=1", good));
+        assert!(!hit(&m, "GET", "/?beta=2", good));
+        assert!(!hit(&m, "GET", "/", good));
+        assert!(!hit(&m, "GET", "/?beta=1", &[(":authority", "shop.other")]));
         let with_debug = &[
             (":authority", "shop.example"),
             ("x-tier", "free"),
@@ -410,16 +404,17 @@ mod tests {
             ("cookie", "group=canary"),
             ("x-debug", "1"),
         ];
-        assert!(!m.matches("GET", "/?beta=1", headers(with_debug)));
-        let mut asked = false;
+        assert!(!hit(&m, "GET", "/?beta=1", with_debug));
         let path_only =
             matcher(r#"{"path": {"exact": "/a"}, "headers": [{"name": "x", "present": true}]}"#)
                 .unwrap();
-        assert!(!path_only.matches("GET", "/b", |_| {
-            asked = true;
-            None
-        }));
-        assert!(!asked, "headers are read only when path and method match");
+        let mut host = FakeHost::with_request(&[(":path", "/b"), ("x", "1")]);
+        assert!(!path_only.matches(&host.view()).unwrap());
+        assert_eq!(
+            host.take_host_calls().into_iter().collect::<Vec<_>>(),
+            [("header", 1)],
+            "headers are read only when path and method match"
+        );
     }
 
     #[test]

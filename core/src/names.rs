@@ -1,5 +1,6 @@
 //! Validated names that configurations refer to.
 
+use crate::stage::MAX_HEADER_VALUE_BYTES;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
@@ -88,9 +89,31 @@ const fn is_token_byte(b: u8) -> bool {
         )
 }
 
+/// Whether `value` may be sent as a header value: RFC 9110's
+/// `field-value` (visible ASCII, space, tab and obs-text, no other control
+/// character), at most [`MAX_HEADER_VALUE_BYTES`]. Envoy refuses to send a
+/// request with anything else, so a filter writes nothing else.
+pub fn is_field_value(value: &str) -> bool {
+    value.len() <= MAX_HEADER_VALUE_BYTES
+        && value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_values_follow_rfc_9110() {
+        for ok in ["", "a b\tc", "~!\"#", "caf\u{e9}", "\u{fffd}"] {
+            assert!(is_field_value(ok), "{ok:?}");
+        }
+        for bad in ["a\rb", "a\nb", "\0", "\u{1}", "\u{1b}[31m", "\u{7f}"] {
+            assert!(!is_field_value(bad), "{bad:?}");
+        }
+        assert!(!is_field_value(&"a".repeat(MAX_HEADER_VALUE_BYTES + 1)));
+    }
 
     fn name(s: &str) -> Result<HeaderName, String> {
         HeaderName::try_from(s.to_owned())

@@ -4,11 +4,13 @@
 //! A module runs one stage (a single filter) or several in a row
 //! ([`Chain`](crate::chain::Chain)) in one Wasm context.
 
+use crate::request::{Headers, Request};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-/// The longest header value a stage reads; longer values are refused with
-/// [`HostError::TooLarge`] rather than copied into the VM.
+/// The longest header value a filter writes (see
+/// [`is_field_value`](crate::names::is_field_value)); what it reads is
+/// bounded by Envoy's own header limits.
 pub const MAX_HEADER_VALUE_BYTES: usize = 16 * 1024;
 
 /// Which header map an operation is on.
@@ -26,29 +28,12 @@ pub enum HeaderMap {
 pub enum HostError {
     /// The host answered with an unexpected status.
     Status(String),
-    /// A header value is not valid UTF-8.
-    NotUtf8 {
-        /// The header's name.
-        header: String,
-    },
-    /// A header value is longer than [`MAX_HEADER_VALUE_BYTES`].
-    TooLarge {
-        /// The header's name.
-        header: String,
-        /// The value's length in bytes.
-        len: usize,
-    },
 }
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Status(status) => write!(f, "host call failed: {status}"),
-            Self::NotUtf8 { header } => write!(f, "header `{header}` is not valid UTF-8"),
-            Self::TooLarge { header, len } => write!(
-                f,
-                "header `{header}` is {len} bytes, over the {MAX_HEADER_VALUE_BYTES} bytes read"
-            ),
         }
     }
 }
@@ -162,8 +147,10 @@ pub trait Host: Proxy {
     /// A property of the request or connection (`["source", "address"]`),
     /// as the raw bytes Envoy gives; `None` when it has none.
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError>;
-    /// The value of a header, or `None` when absent.
-    fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError>;
+    /// A header's first value, as bytes, or `None` when absent.
+    fn header(&self, map: HeaderMap, name: &str) -> Result<Option<Vec<u8>>, HostError>;
+    /// A whole header map, names lowercase, in the proxy's order.
+    fn headers(&self, map: HeaderMap) -> Result<Headers, HostError>;
     /// Replaces every value of a header with one value.
     fn set_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError>;
     /// Adds a value to a header, keeping the values it has.
@@ -219,10 +206,11 @@ impl LocalResponse {
 }
 
 /// A filter's per-request logic. Each hook has a do-nothing default, so a
-/// stage implements only the phases it cares about.
+/// stage implements only the phases it cares about. Every hook gets the
+/// callback's [`Request`] view, which the stages of a chain share.
 pub trait Stage {
     /// The request headers have arrived.
-    fn on_request_headers(&mut self, _host: &mut dyn Host) -> Flow {
+    fn on_request_headers(&mut self, _request: &mut Request<'_>) -> Flow {
         Flow::Continue
     }
 
@@ -230,7 +218,7 @@ pub trait Stage {
     /// request ([`Flow::Pause`]) has come.
     fn on_call_response(
         &mut self,
-        _host: &mut dyn Host,
+        _request: &mut Request<'_>,
         _token: u32,
         _response: &CallResponse,
     ) -> Flow {
@@ -239,9 +227,9 @@ pub trait Stage {
 
     /// The response headers have arrived (from the upstream, or from a
     /// local response).
-    fn on_response_headers(&mut self, _host: &mut dyn Host) {}
+    fn on_response_headers(&mut self, _request: &mut Request<'_>) {}
 
     /// The exchange is over (answered, reset or refused); request and
     /// response properties are final.
-    fn on_log(&mut self, _host: &mut dyn Host) {}
+    fn on_log(&mut self, _request: &mut Request<'_>) {}
 }

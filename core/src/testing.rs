@@ -1,21 +1,24 @@
 //! An in-memory [`Host`] for unit-testing stages: set up headers, run the
 //! stage, assert on what it left. No scripted sequence of host calls.
 
+use crate::request::{Headers, Request};
 use crate::stage::{
     CallResponse, HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared, Written,
 };
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 /// Request and response headers held in memory, names compared
-/// case-insensitively as a proxy compares them; a settable clock; and a
-/// record of the calls dispatched.
+/// case-insensitively as a proxy compares them and values as bytes; a
+/// settable clock; a record of the calls dispatched; and a count of every
+/// host call made, by kind, as Envoy would have been asked.
 #[derive(Debug, Clone)]
 pub struct FakeHost {
-    request: Vec<(String, String)>,
-    response: Vec<(String, String)>,
+    request: Headers,
+    response: Headers,
     /// What [`Proxy::now`] answers.
     pub now: SystemTime,
     /// Calls dispatched so far; a call's token is its index plus one.
@@ -28,6 +31,8 @@ pub struct FakeHost {
     pub route_cache_cleared: usize,
     /// What every VM of the proxy shares: shared data and stats.
     pub process: Rc<RefCell<Process>>,
+    /// Host calls made so far, by kind (`header`, `headers`, `property`, ...).
+    host_calls: RefCell<BTreeMap<&'static str, usize>>,
 }
 
 /// A metric as the fake host keeps it.
@@ -132,6 +137,7 @@ impl Default for FakeHost {
             properties: HashMap::new(),
             route_cache_cleared: 0,
             process: Rc::default(),
+            host_calls: RefCell::default(),
         }
     }
 }
@@ -145,16 +151,43 @@ impl FakeHost {
     /// A host whose request carries these headers.
     pub fn with_request(headers: &[(&str, &str)]) -> Self {
         Self {
-            request: owned(headers),
+            request: raw(headers),
             ..Self::default()
         }
+    }
+
+    /// A host whose request carries these headers, values as raw bytes
+    /// (not UTF-8, say, as HTTP/2 allows).
+    pub fn with_raw_request(headers: &[(&str, &[u8])]) -> Self {
+        Self {
+            request: headers
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_vec()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The view a stage gets of this host's request, as the adapter makes
+    /// one per callback.
+    pub fn view(&mut self) -> Request<'_> {
+        Request::new(self)
+    }
+
+    /// Host calls made so far, by kind, and forgets them.
+    pub fn take_host_calls(&self) -> BTreeMap<&'static str, usize> {
+        std::mem::take(&mut *self.host_calls.borrow_mut())
+    }
+
+    fn called(&self, kind: &'static str) {
+        *self.host_calls.borrow_mut().entry(kind).or_default() += 1;
     }
 
     /// A host for another request on the same proxy: it shares this one's
     /// shared data and stats, and its clock reads the same.
     pub fn sharing(&self, headers: &[(&str, &str)]) -> Self {
         Self {
-            request: owned(headers),
+            request: raw(headers),
             now: self.now,
             process: Rc::clone(&self.process),
             ..Self::default()
@@ -183,23 +216,24 @@ impl FakeHost {
         self.process.borrow().metrics.clone()
     }
 
-    /// Every value of a header, in order.
-    pub fn values(&self, map: HeaderMap, name: &str) -> Vec<&str> {
+    /// Every value of a header, in order, as text (bytes that are not
+    /// UTF-8 as U+FFFD).
+    pub fn values(&self, map: HeaderMap, name: &str) -> Vec<Cow<'_, str>> {
         self.map(map)
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| String::from_utf8_lossy(v))
             .collect()
     }
 
-    fn map(&self, map: HeaderMap) -> &Vec<(String, String)> {
+    fn map(&self, map: HeaderMap) -> &Headers {
         match map {
             HeaderMap::Request => &self.request,
             HeaderMap::Response => &self.response,
         }
     }
 
-    fn map_mut(&mut self, map: HeaderMap) -> &mut Vec<(String, String)> {
+    fn map_mut(&mut self, map: HeaderMap) -> &mut Headers {
         match map {
             HeaderMap::Request => &mut self.request,
             HeaderMap::Response => &mut self.response,
@@ -224,12 +258,22 @@ fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Headers as a proxy holds them: names lowercase, values as bytes.
+fn raw(headers: &[(&str, &str)]) -> Headers {
+    headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
+        .collect()
+}
+
 impl Proxy for FakeHost {
     fn now(&self) -> Result<SystemTime, HostError> {
+        self.called("now");
         Ok(self.now)
     }
 
     fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError> {
+        self.called("dispatch");
         if self.refuse_calls {
             return Err(HostError::Status("BadArgument".to_owned()));
         }
@@ -247,6 +291,7 @@ impl Proxy for FakeHost {
     }
 
     fn shared_get(&self, key: &str) -> Result<Option<Shared>, HostError> {
+        self.called("shared_get");
         let process = self.process.borrow();
         if process.fail_shared_data {
             return Err(HostError::Status("InternalFailure".to_owned()));
@@ -260,6 +305,7 @@ impl Proxy for FakeHost {
         value: &[u8],
         cas: Option<u32>,
     ) -> Result<Written, HostError> {
+        self.called("shared_set");
         let interleave = {
             let mut process = self.process.borrow_mut();
             if process.fail_shared_data {
@@ -275,6 +321,7 @@ impl Proxy for FakeHost {
     }
 
     fn define_metric(&mut self, kind: MetricKind, name: &str) -> Result<u32, HostError> {
+        self.called("define_metric");
         let mut process = self.process.borrow_mut();
         let at = match process.metrics.iter().position(|m| m.name == name) {
             Some(i) => i,
@@ -292,6 +339,7 @@ impl Proxy for FakeHost {
     }
 
     fn increment_metric(&mut self, id: u32, by: i64) -> Result<(), HostError> {
+        self.called("increment_metric");
         let mut process = self.process.borrow_mut();
         let metric = usize::try_from(id)
             .ok()
@@ -303,6 +351,7 @@ impl Proxy for FakeHost {
     }
 
     fn record_metric(&mut self, id: u32, value: u64) -> Result<(), HostError> {
+        self.called("record_metric");
         let mut process = self.process.borrow_mut();
         let metric = usize::try_from(id)
             .ok()
@@ -316,32 +365,49 @@ impl Proxy for FakeHost {
 
 impl Host for FakeHost {
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+        self.called("property");
         Ok(self.properties.get(&path.join(".")).cloned())
     }
 
-    fn header(&self, map: HeaderMap, name: &str) -> Result<Option<String>, HostError> {
-        let values = self.values(map, name);
-        Ok((!values.is_empty()).then(|| values.join(",")))
+    /// The first value, as Envoy answers for a repeated header.
+    fn header(&self, map: HeaderMap, name: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.called("header");
+        Ok(self
+            .map(map)
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone()))
+    }
+
+    fn headers(&self, map: HeaderMap) -> Result<Headers, HostError> {
+        self.called("headers");
+        Ok(self.map(map).clone())
     }
 
     fn set_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
-        self.remove_header(map, name)?;
-        self.add_header(map, name, value)
+        self.called("set_header");
+        let headers = self.map_mut(map);
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        headers.push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
+        Ok(())
     }
 
     fn add_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
+        self.called("add_header");
         self.map_mut(map)
-            .push((name.to_ascii_lowercase(), value.to_owned()));
+            .push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
         Ok(())
     }
 
     fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError> {
+        self.called("remove_header");
         self.map_mut(map)
             .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         Ok(())
     }
 
     fn clear_route_cache(&mut self) -> Result<(), HostError> {
+        self.called("clear_route_cache");
         self.route_cache_cleared += 1;
         Ok(())
     }
@@ -356,12 +422,18 @@ mod tests {
         let mut host = FakeHost::with_request(&[("X-A", "1"), ("x-a", "2")]);
         assert_eq!(
             host.header(HeaderMap::Request, "x-a").unwrap().as_deref(),
-            Some("1,2")
+            Some(&b"1"[..]),
+            "a repeated header reads as its first value, as in Envoy"
         );
+        assert_eq!(host.values(HeaderMap::Request, "x-a"), ["1", "2"]);
         host.set_header(HeaderMap::Request, "X-A", "3").unwrap();
         assert_eq!(host.values(HeaderMap::Request, "x-a"), ["3"]);
         host.remove_header(HeaderMap::Request, "x-a").unwrap();
         assert_eq!(host.header(HeaderMap::Request, "x-a").unwrap(), None);
         assert_eq!(host.header(HeaderMap::Response, "x-a").unwrap(), None);
+        let calls = host.take_host_calls();
+        assert_eq!(calls.get("header"), Some(&3));
+        assert_eq!(calls.get("set_header"), Some(&1));
+        assert!(host.take_host_calls().is_empty());
     }
 }

@@ -325,6 +325,11 @@ pub struct ExtAuthzConfig {
     /// Let requests pass when the service cannot be reached or times out.
     #[serde(default)]
     pub failure_mode_allow: bool,
+    /// Keep the credential headers the service is sent (`authorization`,
+    /// `proxy-authorization`, `cookie`) on the upstream request; by
+    /// default they are removed.
+    #[serde(default)]
+    pub forward: bool,
 }
 
 fn default_authz_timeout() -> u32 {

@@ -10,6 +10,7 @@
 pub mod api_key;
 pub mod basic;
 pub mod config;
+pub mod credentials;
 pub mod ext_authz;
 pub mod jwt;
 pub mod rules;
@@ -17,7 +18,7 @@ pub mod stage;
 
 use api_key::ApiKeys;
 use basic::BasicUsers;
-use config::AuthConfig;
+use config::{AuthConfig, TokenSource};
 use ext_authz::ExtAuthz;
 use jwt::provider::Provider;
 use jwt::Jwt;
@@ -39,6 +40,8 @@ pub struct Auth {
     rules: Rules,
     /// Headers only the filter may set: the client's copies are removed.
     owned_headers: Vec<String>,
+    /// Where credentials are read from that must not reach the upstream.
+    unforwarded: Vec<TokenSource>,
     /// `meshwasm_auth_requests_total{decision, reason}`.
     decisions: CounterFamily,
 }
@@ -104,6 +107,7 @@ impl Filter for Auth {
             jwt,
             ext_authz,
             owned_headers,
+            unforwarded: credentials::unforwarded(&config),
             decisions: CounterFamily::new("meshwasm_auth_requests_total", &["decision", "reason"]),
             config,
         })

@@ -4,6 +4,8 @@
 use crate::config::{AuthConfig, Method, Rule};
 use crate::jwt::claims::claim_has;
 use meshwasm_core::matcher::RequestMatch;
+use meshwasm_core::request::Request;
+use meshwasm_core::HostError;
 use serde_json::{Map, Value};
 
 /// A rule ready to apply.
@@ -104,18 +106,15 @@ impl Rules {
         }
     }
 
-    /// The index of the first rule that matches (by method, path and the
-    /// headers `header` looks up), or of the default.
-    pub fn find(
-        &self,
-        method: &str,
-        path: &str,
-        mut header: impl FnMut(&str) -> Option<String>,
-    ) -> usize {
-        self.rules
-            .iter()
-            .position(|r| r.matcher.matches(method, path, &mut header))
-            .unwrap_or(self.rules.len())
+    /// The index of the first rule that matches the request, or of the
+    /// default.
+    pub fn find(&self, request: &Request<'_>) -> Result<usize, HostError> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.matcher.matches(request)? {
+                return Ok(i);
+            }
+        }
+        Ok(self.rules.len())
     }
 
     /// The rule at an index [`Rules::find`] gave.
@@ -127,6 +126,7 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meshwasm_core::testing::FakeHost;
     use serde_json::json;
 
     fn rules(json: &str) -> Rules {
@@ -135,7 +135,8 @@ mod tests {
 
     impl Rules {
         fn lookup(&self, method: &str, path: &str) -> &CompiledRule {
-            self.get(self.find(method, path, |_| None))
+            let mut host = FakeHost::with_request(&[(":method", method), (":path", path)]);
+            self.get(self.find(&host.view()).unwrap())
         }
     }
 

@@ -3,15 +3,14 @@
 
 use crate::basic::BasicOutcome;
 use crate::config::{Method, TokenSource, MAX_CREDENTIAL_BYTES};
+use crate::credentials;
 use crate::ext_authz::Verdict;
 use crate::jwt::cache::Verified;
 use crate::jwt::error::JwtError;
 use crate::rules::{CompiledRule, Forbidden};
 use crate::{seconds, Auth};
-use meshwasm_core::request::{self, strip_prefix_ignore_case};
-use meshwasm_core::{
-    CallResponse, Flow, HeaderMap, HeaderName, Host, HostError, LocalResponse, Stage,
-};
+use meshwasm_core::request::{self, strip_prefix_ignore_case, Request};
+use meshwasm_core::{CallResponse, Flow, HeaderMap, HostError, LocalResponse, Proxy, Stage};
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -80,8 +79,6 @@ struct Identity {
     /// The verified JWT, for claims.
     token: Option<Rc<Verified>>,
     upstream_headers: Vec<(String, String)>,
-    /// Where the credential was, when it must not reach the upstream.
-    strip: Option<TokenSource>,
 }
 
 /// One method's outcome for the request.
@@ -94,10 +91,9 @@ enum Step {
     Admit(Identity),
     /// An outbound call decides.
     Wait(Waiting),
+    /// The authorization service cannot be asked.
+    Unavailable,
 }
-
-/// The header Basic credentials travel in.
-const AUTHORIZATION: HeaderName = HeaderName::from_static("authorization");
 
 /// A host failure where failing open would let a forged identity through.
 fn internal_error(err: &HostError) -> Flow {
@@ -129,16 +125,16 @@ impl AuthStage {
     }
 
     /// Tries the rule's methods from where the request got to.
-    fn try_methods(&mut self, host: &mut dyn Host) -> Flow {
+    fn try_methods(&mut self, request: &mut Request<'_>) -> Flow {
         let filter = Rc::clone(&self.filter);
         let rule = filter.rules.get(self.rule);
         while let Some(method) = rule.accept.get(self.next).copied() {
             self.next += 1;
             let step = match method {
-                Method::ApiKey => self.api_key(host),
-                Method::Basic => self.basic(host),
-                Method::Jwt => self.jwt(host),
-                Method::ExtAuthz => self.ext_authz(host),
+                Method::ApiKey => self.api_key(request),
+                Method::Basic => self.basic(request),
+                Method::Jwt => self.jwt(request),
+                Method::ExtAuthz => self.ext_authz(request),
             };
             match step {
                 Step::Absent => {}
@@ -150,40 +146,35 @@ impl AuthStage {
                     );
                     self.failure.get_or_insert(failure);
                 }
-                Step::Admit(identity) => return self.admit(host, identity),
+                Step::Admit(identity) => return self.admit(request, identity),
                 Step::Wait(waiting) => {
                     self.waiting = waiting;
                     return Flow::Pause;
                 }
+                Step::Unavailable => return self.authz_unavailable(request),
             }
         }
         self.unauthorized()
     }
 
-    fn api_key(&self, host: &mut dyn Host) -> Step {
+    fn api_key(&self, request: &Request<'_>) -> Step {
         let Some(keys) = &self.filter.api_keys else {
             return Step::Absent;
         };
-        let found = match host.header(HeaderMap::Request, keys.header.as_str()) {
-            Ok(Some(key)) => Some((
-                key,
-                TokenSource::Header {
-                    name: keys.header.clone(),
-                    prefix: None,
-                },
-            )),
-            Ok(None) => keys.query.as_ref().and_then(|q| {
-                request::query_param(&self.path, q).map(|key| (key, TokenSource::Query(q.clone())))
-            }),
+        let found = match request.header_text(keys.header.as_str()) {
+            Ok(Some(key)) => Some(key.into_owned()),
+            Ok(None) => keys
+                .query
+                .as_ref()
+                .and_then(|q| request::query_param(&self.path, q)),
             Err(_) => return Step::Refused(Failure::Unreadable),
         };
         match found {
             None => Step::Absent,
-            Some((key, source)) => match keys.consumer(&key) {
+            Some(key) => match keys.consumer(&key) {
                 Some(name) => Step::Admit(Identity {
                     via: "api_key",
                     consumer: Some(name.to_owned()),
-                    strip: (!keys.forward).then_some(source),
                     ..Identity::default()
                 }),
                 None => Step::Refused(Failure::ApiKey),
@@ -191,21 +182,17 @@ impl AuthStage {
         }
     }
 
-    fn basic(&self, host: &mut dyn Host) -> Step {
+    fn basic(&self, request: &Request<'_>) -> Step {
         let Some(users) = &self.filter.basic else {
             return Step::Absent;
         };
-        match host.header(HeaderMap::Request, "authorization") {
+        match request.header_text("authorization") {
             Ok(Some(value)) => match users.check(&value) {
                 BasicOutcome::Absent => Step::Absent,
                 BasicOutcome::Invalid => Step::Refused(Failure::Basic),
                 BasicOutcome::Valid(name) => Step::Admit(Identity {
                     via: "basic",
                     consumer: Some(name.to_owned()),
-                    strip: (!users.forward).then_some(TokenSource::Header {
-                        name: AUTHORIZATION,
-                        prefix: None,
-                    }),
                     ..Identity::default()
                 }),
             },
@@ -215,21 +202,24 @@ impl AuthStage {
     }
 
     /// The first token found at any provider's places.
-    fn find_token(&self, host: &dyn Host) -> Result<Option<(String, TokenSource)>, HostError> {
+    fn find_token(
+        &self,
+        request: &Request<'_>,
+    ) -> Result<Option<(String, TokenSource)>, HostError> {
         let Some(jwt) = &self.filter.jwt else {
             return Ok(None);
         };
         for source in jwt.sources() {
             let token = match source {
-                TokenSource::Header { name, prefix } => host
-                    .header(HeaderMap::Request, name.as_str())?
+                TokenSource::Header { name, prefix } => request
+                    .header_text(name.as_str())?
                     .and_then(|v| match prefix {
                         Some(p) => strip_prefix_ignore_case(&v, p).map(|t| t.trim().to_owned()),
-                        None => Some(v),
+                        None => Some(v.into_owned()),
                     }),
                 TokenSource::Query(name) => request::query_param(&self.path, name),
-                TokenSource::Cookie(name) => host
-                    .header(HeaderMap::Request, "cookie")?
+                TokenSource::Cookie(name) => request
+                    .header_text("cookie")?
                     .and_then(|c| request::cookie(&c, name).map(str::to_owned)),
             };
             if let Some(token) = token.filter(|t| !t.is_empty()) {
@@ -239,23 +229,20 @@ impl AuthStage {
         Ok(None)
     }
 
-    fn jwt(&self, host: &mut dyn Host) -> Step {
-        let (token, source) = match self.find_token(host) {
+    fn jwt(&self, request: &mut Request<'_>) -> Step {
+        let (token, source) = match self.find_token(request) {
             Ok(Some(found)) => found,
             Ok(None) => return Step::Absent,
-            Err(HostError::TooLarge { .. }) => {
-                return Step::Refused(Failure::Jwt(JwtError::TooLarge))
-            }
             Err(_) => return Step::Refused(Failure::Unreadable),
         };
-        self.verify_token(host, token, source, true)
+        self.verify_token(request, token, source, true)
     }
 
     /// Verifies a token; when the provider's remote keys may lack its key,
     /// and `may_fetch`, holds the request while they are fetched.
     fn verify_token(
         &self,
-        host: &mut dyn Host,
+        request: &mut Request<'_>,
         token: String,
         source: TokenSource,
         may_fetch: bool,
@@ -263,7 +250,7 @@ impl AuthStage {
         let Some(jwt) = &self.filter.jwt else {
             return Step::Absent;
         };
-        let now = seconds(host);
+        let now = seconds(request);
         match jwt.authenticate(&token, &source, now) {
             Ok(verified) => {
                 let provider = jwt.providers.get(verified.provider);
@@ -272,7 +259,6 @@ impl AuthStage {
                     consumer: provider
                         .and_then(|p| verified.claims.get(&p.consumer_claim))
                         .and_then(scalar_text),
-                    strip: provider.filter(|p| !p.forward).map(|_| source),
                     token: Some(verified),
                     upstream_headers: Vec::new(),
                 })
@@ -287,7 +273,7 @@ impl AuthStage {
                 if let Some((provider, remote)) = remote {
                     let mut remote = remote.borrow_mut();
                     if remote.fetch_allowed(now) {
-                        match host.dispatch(&remote.call()) {
+                        match request.dispatch(&remote.call()) {
                             Ok(call) => {
                                 remote.started(call, now);
                                 return Step::Wait(Waiting::Keys {
@@ -306,40 +292,55 @@ impl AuthStage {
         }
     }
 
-    fn ext_authz(&self, host: &mut dyn Host) -> Step {
+    fn ext_authz(&self, request: &mut Request<'_>) -> Step {
         let Some(authz) = &self.filter.ext_authz else {
             return Step::Absent;
         };
         let mut headers = Vec::new();
         for name in authz.request_headers() {
-            match host.header(HeaderMap::Request, name.as_str()) {
-                Ok(Some(value)) => headers.push((name.as_str().to_owned(), value)),
+            match request.header(name.as_str()) {
+                Ok(Some(value)) => match std::str::from_utf8(value) {
+                    Ok(value) => headers.push((name.as_str().to_owned(), value.to_owned())),
+                    Err(_) => return Step::Refused(Failure::Unreadable),
+                },
                 Ok(None) => {}
                 Err(_) => return Step::Refused(Failure::Unreadable),
             }
         }
         let path = authz.check_path(&self.path);
-        match host.dispatch(&authz.call(&self.method, &path, &headers)) {
+        match request.dispatch(&authz.call(&self.method, &path, &headers)) {
             Ok(call) => Step::Wait(Waiting::Authz { call }),
             Err(e) => {
                 log::warn!("meshwasm auth: cannot reach the authorization service: {e}");
-                self.authz_unavailable()
+                Step::Unavailable
             }
         }
     }
 
-    fn authz_unavailable(&self) -> Step {
+    /// The authorization service could not decide: the request passes if
+    /// the configuration says so, and is refused with a 403 otherwise.
+    fn authz_unavailable(&mut self, request: &mut Request<'_>) -> Flow {
         match &self.filter.ext_authz {
-            Some(authz) if authz.failure_mode_allow() => Step::Admit(Identity {
-                via: "ext_authz_unavailable",
-                ..Identity::default()
-            }),
-            _ => Step::Refused(Failure::Unreadable),
+            Some(authz) if authz.failure_mode_allow() => self.admit(
+                request,
+                Identity {
+                    via: "ext_authz_unavailable",
+                    ..Identity::default()
+                },
+            ),
+            _ => {
+                self.reason = "ext_authz_unavailable";
+                Flow::Respond(LocalResponse::json_error(
+                    403,
+                    "forbidden",
+                    "the authorization service is unavailable",
+                ))
+            }
         }
     }
 
     /// Authorizes an authenticated caller and tells the upstream who it is.
-    fn admit(&mut self, host: &mut dyn Host, identity: Identity) -> Flow {
+    fn admit(&mut self, request: &mut Request<'_>, identity: Identity) -> Flow {
         let claims = identity.token.as_ref().map(|v| &v.claims);
         if let Err(why) = self.rule().authorize(identity.consumer.as_deref(), claims) {
             log::debug!("meshwasm auth: forbidden: {why}");
@@ -354,26 +355,36 @@ impl AuthStage {
             ));
         }
         self.reason = identity.via;
-        match self.tell_upstream(host, &identity) {
+        match self.tell_upstream(request, &identity) {
+            Ok(()) => self.pass(request),
+            Err(err) => internal_error(&err),
+        }
+    }
+
+    /// Lets the request go upstream, without the credentials it must not
+    /// carry there.
+    fn pass(&self, request: &mut Request<'_>) -> Flow {
+        match credentials::remove(request, &self.filter.unforwarded) {
             Ok(()) => Flow::Continue,
             Err(err) => internal_error(&err),
         }
     }
 
-    fn tell_upstream(&self, host: &mut dyn Host, identity: &Identity) -> Result<(), HostError> {
+    fn tell_upstream(
+        &self,
+        request: &mut Request<'_>,
+        identity: &Identity,
+    ) -> Result<(), HostError> {
         let filter = &self.filter;
         if let Some(consumer) = identity.consumer.as_deref().filter(|c| header_safe(c)) {
-            host.set_header(
+            request.set_header(
                 HeaderMap::Request,
                 filter.config.identity_header.as_str(),
                 consumer,
             )?;
         }
         for (name, value) in &identity.upstream_headers {
-            host.set_header(HeaderMap::Request, name, value)?;
-        }
-        if let Some(source) = &identity.strip {
-            remove_credential(host, source, &self.path)?;
+            request.set_header(HeaderMap::Request, name, value)?;
         }
         let Some(verified) = &identity.token else {
             return Ok(());
@@ -386,7 +397,7 @@ impl AuthStage {
         for copy in copies {
             if let Some(value) = verified.claims.get(&copy.claim).and_then(scalar_text) {
                 if header_safe(&value) {
-                    host.set_header(HeaderMap::Request, copy.header.as_str(), &value)?;
+                    request.set_header(HeaderMap::Request, copy.header.as_str(), &value)?;
                 }
             }
         }
@@ -439,22 +450,27 @@ impl AuthStage {
 }
 
 impl Stage for AuthStage {
-    fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
-        let flow = self.decide_request(host);
-        self.count(host, &flow);
+    fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
+        let flow = self.decide_request(request);
+        self.count(request, &flow);
         flow
     }
 
-    fn on_call_response(&mut self, host: &mut dyn Host, token: u32, answer: &CallResponse) -> Flow {
-        let flow = self.decide_call(host, token, answer);
-        self.count(host, &flow);
+    fn on_call_response(
+        &mut self,
+        request: &mut Request<'_>,
+        token: u32,
+        answer: &CallResponse,
+    ) -> Flow {
+        let flow = self.decide_call(request, token, answer);
+        self.count(request, &flow);
         flow
     }
 }
 
 impl AuthStage {
     /// Counts a final decision in `meshwasm_auth_requests_total`.
-    fn count(&self, host: &mut dyn Host, flow: &Flow) {
+    fn count(&self, request: &mut Request<'_>, flow: &Flow) {
         let decision = match flow {
             Flow::Pause => return,
             Flow::Continue => "allowed",
@@ -467,34 +483,38 @@ impl AuthStage {
         };
         self.filter
             .decisions
-            .increment(host, &[decision, self.reason]);
+            .increment(request, &[decision, self.reason]);
     }
 
-    fn decide_request(&mut self, host: &mut dyn Host) -> Flow {
+    fn decide_request(&mut self, request: &mut Request<'_>) -> Flow {
         for name in &self.filter.owned_headers {
-            if let Err(err) = host.remove_header(HeaderMap::Request, name) {
+            if let Err(err) = request.remove_header(HeaderMap::Request, name) {
                 return internal_error(&err);
             }
         }
-        let read = |name| {
-            host.header(HeaderMap::Request, name)
-                .map(Option::unwrap_or_default)
-        };
-        match (read(":method"), read(":path")) {
-            (Ok(method), Ok(path)) => (self.method, self.path) = (method, path),
+        match (request.method(), request.path()) {
+            (Ok(method), Ok(path)) => {
+                (self.method, self.path) = (method.into_owned(), path.into_owned());
+            }
             (Err(err), _) | (_, Err(err)) => return internal_error(&err),
         }
-        self.rule = self.filter.rules.find(&self.method, &self.path, |name| {
-            host.header(HeaderMap::Request, name).ok().flatten()
-        });
+        self.rule = match self.filter.rules.find(request) {
+            Ok(rule) => rule,
+            Err(err) => return internal_error(&err),
+        };
         if self.rule().anonymous {
             self.reason = "anonymous";
-            return Flow::Continue;
+            return self.pass(request);
         }
-        self.try_methods(host)
+        self.try_methods(request)
     }
 
-    fn decide_call(&mut self, host: &mut dyn Host, token: u32, answer: &CallResponse) -> Flow {
+    fn decide_call(
+        &mut self,
+        request: &mut Request<'_>,
+        token: u32,
+        answer: &CallResponse,
+    ) -> Flow {
         match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
             Waiting::Keys {
                 call,
@@ -508,16 +528,16 @@ impl AuthStage {
                     .as_ref()
                     .and_then(|j| j.providers.get(provider))
                 {
-                    self.filter.take_jwks(p, call, answer, seconds(host));
+                    self.filter.take_jwks(p, call, answer, seconds(request));
                 }
-                match self.verify_token(host, jwt, source, false) {
-                    Step::Admit(identity) => return self.admit(host, identity),
+                match self.verify_token(request, jwt, source, false) {
+                    Step::Admit(identity) => return self.admit(request, identity),
                     Step::Refused(failure) => {
                         self.failure.get_or_insert(failure);
                     }
-                    Step::Absent | Step::Wait(_) => {}
+                    Step::Absent | Step::Wait(_) | Step::Unavailable => {}
                 }
-                self.try_methods(host)
+                self.try_methods(request)
             }
             Waiting::Authz { call } if call == token => {
                 match self.filter.ext_authz.as_ref().map(|a| a.verdict(answer)) {
@@ -525,7 +545,7 @@ impl AuthStage {
                         upstream_headers,
                         consumer,
                     }) => self.admit(
-                        host,
+                        request,
                         Identity {
                             via: "ext_authz",
                             consumer,
@@ -537,17 +557,7 @@ impl AuthStage {
                         self.reason = "ext_authz_denied";
                         Flow::Respond(response)
                     }
-                    Some(Verdict::Unavailable) | None => match self.authz_unavailable() {
-                        Step::Admit(identity) => self.admit(host, identity),
-                        _ => {
-                            self.reason = "ext_authz_unavailable";
-                            Flow::Respond(LocalResponse::json_error(
-                                403,
-                                "forbidden",
-                                "the authorization service is unavailable",
-                            ))
-                        }
-                    },
+                    Some(Verdict::Unavailable) | None => self.authz_unavailable(request),
                 }
             }
             other => {
@@ -572,31 +582,6 @@ fn scalar_text(value: &Value) -> Option<String> {
 /// Whether a value may go in a header: no control characters, bounded.
 fn header_safe(value: &str) -> bool {
     value.len() <= MAX_CREDENTIAL_BYTES && !value.chars().any(char::is_control)
-}
-
-/// Takes an accepted credential off the request, wherever it was found.
-fn remove_credential(
-    host: &mut dyn Host,
-    source: &TokenSource,
-    path: &str,
-) -> Result<(), HostError> {
-    match source {
-        TokenSource::Header { name, .. } => host.remove_header(HeaderMap::Request, name.as_str()),
-        TokenSource::Query(name) => host.set_header(
-            HeaderMap::Request,
-            ":path",
-            &request::without_query_param(path, name),
-        ),
-        TokenSource::Cookie(name) => {
-            let cookies = host
-                .header(HeaderMap::Request, "cookie")?
-                .unwrap_or_default();
-            match request::without_cookie(&cookies, name) {
-                Some(rest) => host.set_header(HeaderMap::Request, "cookie", &rest),
-                None => host.remove_header(HeaderMap::Request, "cookie"),
-            }
-        }
-    }
 }
 
 #[cfg(test)]

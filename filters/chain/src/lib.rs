@@ -195,8 +195,8 @@ mod tests {
         all.extend_from_slice(headers);
         let mut host = proxy.sharing(&all);
         let mut stage = chain.stage();
-        let flow = stage.on_request_headers(&mut host);
-        stage.on_log(&mut host);
+        let flow = stage.on_request_headers(&mut host.view());
+        stage.on_log(&mut host.view());
         (flow, host)
     }
 

@@ -13,7 +13,8 @@
 //!
 //! `{{` and `}}` are literal braces. A missing value renders as empty.
 
-use meshwasm_core::HeaderName;
+use meshwasm_core::request::{cookie, query_param, Request};
+use meshwasm_core::{HeaderName, HostError};
 use serde::Deserialize;
 use std::fmt;
 
@@ -45,24 +46,6 @@ pub struct Template {
     pieces: Vec<Piece>,
 }
 
-/// Where a template's placeholders are read from.
-pub trait Source {
-    /// A request header.
-    fn header(&mut self, name: &str) -> Option<String>;
-    /// A query parameter.
-    fn query(&mut self, name: &str) -> Option<String>;
-    /// A cookie.
-    fn cookie(&mut self, name: &str) -> Option<String>;
-    /// The path without the query.
-    fn path(&mut self) -> String;
-    /// The method.
-    fn method(&mut self) -> String;
-    /// The host.
-    fn host(&mut self) -> Option<String>;
-    /// A capture group of the path regex.
-    fn capture(&mut self, group: usize) -> Option<String>;
-}
-
 impl Template {
     /// The pieces, in order.
     pub fn pieces(&self) -> &[Piece] {
@@ -80,24 +63,38 @@ impl Template {
             .max()
     }
 
-    /// Fills in the placeholders.
-    pub fn render(&self, source: &mut dyn Source) -> String {
+    /// Fills in the placeholders from the request; `captures` are the
+    /// groups of the rule's path regex. Values that are not UTF-8 render
+    /// with U+FFFD in place of what cannot be decoded.
+    pub fn render(&self, request: &Request<'_>, captures: &[String]) -> Result<String, HostError> {
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Header(name) => {
-                    out.push_str(&source.header(name.as_str()).unwrap_or_default())
+                    out.push_str(&request.header_text(name.as_str())?.unwrap_or_default());
                 }
-                Piece::Query(name) => out.push_str(&source.query(name).unwrap_or_default()),
-                Piece::Cookie(name) => out.push_str(&source.cookie(name).unwrap_or_default()),
-                Piece::Path => out.push_str(&source.path()),
-                Piece::Method => out.push_str(&source.method()),
-                Piece::Host => out.push_str(&source.host().unwrap_or_default()),
-                Piece::Capture(n) => out.push_str(&source.capture(*n).unwrap_or_default()),
+                Piece::Query(name) => {
+                    out.push_str(&query_param(&request.path()?, name).unwrap_or_default());
+                }
+                Piece::Cookie(name) => {
+                    let cookies = request.header_text("cookie")?.unwrap_or_default();
+                    out.push_str(cookie(&cookies, name).unwrap_or_default());
+                }
+                Piece::Path => {
+                    let path = request.path()?;
+                    out.push_str(path.split_once('?').map_or(&*path, |(p, _)| p));
+                }
+                Piece::Method => out.push_str(&request.method()?),
+                Piece::Host => {
+                    out.push_str(&request.header_text(":authority")?.unwrap_or_default());
+                }
+                Piece::Capture(n) => {
+                    out.push_str(captures.get(*n).map_or("", String::as_str));
+                }
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -191,39 +188,7 @@ impl fmt::Display for Template {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    struct Request(HashMap<&'static str, &'static str>);
-
-    impl Source for Request {
-        fn header(&mut self, name: &str) -> Option<String> {
-            self.0
-                .get(format!("h:{name}").as_str())
-                .map(|v| (*v).to_owned())
-        }
-        fn query(&mut self, name: &str) -> Option<String> {
-            self.0
-                .get(format!("q:{name}").as_str())
-                .map(|v| (*v).to_owned())
-        }
-        fn cookie(&mut self, name: &str) -> Option<String> {
-            self.0
-                .get(format!("c:{name}").as_str())
-                .map(|v| (*v).to_owned())
-        }
-        fn path(&mut self) -> String {
-            "/users/42".to_owned()
-        }
-        fn method(&mut self) -> String {
-            "GET".to_owned()
-        }
-        fn host(&mut self) -> Option<String> {
-            Some("shop.example".to_owned())
-        }
-        fn capture(&mut self, group: usize) -> Option<String> {
-            ["/users/42", "42"].get(group).map(|s| (*s).to_owned())
-        }
-    }
+    use meshwasm_core::testing::FakeHost;
 
     fn template(s: &str) -> Result<Template, String> {
         Template::try_from(s.to_owned())
@@ -231,19 +196,26 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled() {
-        let mut request = Request(HashMap::from([
-            ("h:x-user", "alice"),
-            ("q:lang", "de"),
-            ("c:group", "beta"),
-        ]));
+        let mut host = FakeHost::with_request(&[
+            (":method", "GET"),
+            (":authority", "shop.example"),
+            (":path", "/users/42?lang=de"),
+            ("x-user", "alice"),
+            ("cookie", "group=beta"),
+        ]);
+        let request = host.view();
+        let captures = ["/users/42".to_owned(), "42".to_owned()];
         let t = template("{method} {host}{path} user={header.X-User} lang={query.lang} g={cookie.group} id={path.1} {{literal}}").unwrap();
         assert_eq!(
-            t.render(&mut request),
+            t.render(&request, &captures).unwrap(),
             "GET shop.example/users/42 user=alice lang=de g=beta id=42 {literal}"
         );
         assert_eq!(t.max_capture(), Some(1));
         assert_eq!(
-            template("{header.missing}-x").unwrap().render(&mut request),
+            template("{header.missing}-x{path.7}")
+                .unwrap()
+                .render(&request, &captures)
+                .unwrap(),
             "-x"
         );
         assert_eq!(

@@ -4,7 +4,8 @@
 use crate::labels::{self, Admitted, CappedLabel, NONE, OTHER};
 use crate::series::SeriesKey;
 use crate::{Metrics, Overflow};
-use meshwasm_core::{Flow, HeaderMap, Host, Stage};
+use meshwasm_core::request::Request;
+use meshwasm_core::{Flow, Proxy, Stage};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -17,15 +18,15 @@ pub struct MetricsStage {
 }
 
 /// An integer property (Envoy sends int64, little-endian).
-fn int_property(host: &dyn Host, path: &[&str]) -> Option<i64> {
-    let bytes = host.property(path).ok()??;
+fn int_property(request: &Request<'_>, path: &[&str]) -> Option<i64> {
+    let bytes = request.property(path).ok()??;
     Some(i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
 }
 
 /// A string property, trying each name in turn (newer Envoys rename some).
-fn text_property(host: &dyn Host, paths: &[&[&str]]) -> Option<String> {
+fn text_property(request: &Request<'_>, paths: &[&[&str]]) -> Option<String> {
     paths.iter().find_map(|path| {
-        let bytes = host.property(path).ok()??;
+        let bytes = request.property(path).ok()??;
         String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
     })
 }
@@ -43,7 +44,7 @@ impl MetricsStage {
     /// A capped label's value: the request's, `none`, or `other`.
     fn capped(
         &self,
-        host: &mut dyn Host,
+        request: &mut Request<'_>,
         label: &CappedLabel,
         value: Option<String>,
         which: Overflow,
@@ -51,10 +52,10 @@ impl MetricsStage {
         let Some(value) = value else {
             return NONE.to_owned();
         };
-        match label.admit(host, &value) {
+        match label.admit(request, &value) {
             Admitted::Yes(v) => v,
             Admitted::Overflow => {
-                self.filter.count_overflow(host, which);
+                self.filter.count_overflow(request, which);
                 OTHER.to_owned()
             }
         }
@@ -62,60 +63,56 @@ impl MetricsStage {
 }
 
 impl Stage for MetricsStage {
-    fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
-        self.started = host.now().ok();
-        let method = host.header(HeaderMap::Request, ":method").ok().flatten();
-        self.method = labels::method(method.as_deref().unwrap_or_default());
-        self.filter.in_flight(host, self.method, 1);
+    fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
+        self.started = request.now().ok();
+        self.method = labels::method(&request.method().unwrap_or_default());
+        self.filter.in_flight(request, self.method, 1);
         Flow::Continue
     }
 
-    fn on_log(&mut self, host: &mut dyn Host) {
+    fn on_log(&mut self, request: &mut Request<'_>) {
         let Some(started) = self.started else {
             return;
         };
         let filter = Rc::clone(&self.filter);
-        filter.in_flight(host, self.method, -1);
-        let code = int_property(host, &["response", "code"])
+        filter.in_flight(request, self.method, -1);
+        let code = int_property(request, &["response", "code"])
             .and_then(|c| u16::try_from(c).ok())
             .unwrap_or(0);
-        let route = text_property(host, &[&["xds", "route_name"], &["route_name"]]);
-        let cluster = text_property(host, &[&["xds", "cluster_name"], &["cluster_name"]]);
+        let route = text_property(request, &[&["xds", "route_name"], &["route_name"]]);
+        let cluster = text_property(request, &[&["xds", "cluster_name"], &["cluster_name"]]);
         let consumer = filter
             .consumer_header
             .as_ref()
-            .and_then(|h| host.header(HeaderMap::Request, h.as_str()).ok().flatten());
+            .and_then(|h| request.header_text(h.as_str()).ok().flatten())
+            .map(std::borrow::Cow::into_owned);
         let extras = filter
             .extras
             .iter()
-            .map(|extra| {
-                match host
-                    .header(HeaderMap::Request, extra.header.as_str())
-                    .ok()
-                    .flatten()
-                {
+            .map(
+                |extra| match request.header_text(extra.header.as_str()).ok().flatten() {
                     None => NONE.to_owned(),
-                    Some(v) if extra.values.contains(&v) => v,
+                    Some(v) if extra.values.iter().any(|known| *known == v) => v.into_owned(),
                     Some(_) => OTHER.to_owned(),
-                }
-            })
+                },
+            )
             .collect();
         let key = SeriesKey {
             method: self.method,
             code,
-            route: self.capped(host, &filter.route, route, Overflow::Route),
-            cluster: self.capped(host, &filter.cluster, cluster, Overflow::Cluster),
-            consumer: self.capped(host, &filter.consumer, consumer, Overflow::Consumer),
+            route: self.capped(request, &filter.route, route, Overflow::Route),
+            cluster: self.capped(request, &filter.cluster, cluster, Overflow::Cluster),
+            consumer: self.capped(request, &filter.consumer, consumer, Overflow::Consumer),
             extras,
         };
         let names: Vec<&str> = filter.extras.iter().map(|e| e.name.as_str()).collect();
-        let ids = match filter.series.ids(host, &filter.prefix, &names, &key) {
+        let ids = match filter.series.ids(request, &filter.prefix, &names, &key) {
             Ok(Some(ids)) => Ok(ids),
             Ok(None) => {
-                filter.count_overflow(host, Overflow::Series);
+                filter.count_overflow(request, Overflow::Series);
                 filter
                     .series
-                    .overflow_ids(host, &filter.prefix, &names, &key)
+                    .overflow_ids(request, &filter.prefix, &names, &key)
             }
             Err(e) => Err(e),
         };
@@ -126,13 +123,13 @@ impl Stage for MetricsStage {
                 return;
             }
         };
-        let elapsed = host
+        let elapsed = request
             .now()
             .ok()
             .and_then(|now| now.duration_since(started).ok())
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let size = |path: &[&str]| {
-            int_property(host, path)
+            int_property(request, path)
                 .and_then(|v| u64::try_from(v).ok())
                 .unwrap_or(0)
         };
@@ -141,10 +138,10 @@ impl Stage for MetricsStage {
             size(&["response", "total_size"]),
         );
         let results = [
-            host.increment_metric(ids.requests, 1),
-            host.record_metric(ids.duration, elapsed),
-            host.record_metric(ids.request_bytes, request_bytes),
-            host.record_metric(ids.response_bytes, response_bytes),
+            request.increment_metric(ids.requests, 1),
+            request.record_metric(ids.duration, elapsed),
+            request.record_metric(ids.request_bytes, request_bytes),
+            request.record_metric(ids.response_bytes, response_bytes),
         ];
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
             log::warn!("meshwasm metrics: cannot record: {e}");

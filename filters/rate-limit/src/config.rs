@@ -166,6 +166,7 @@ impl Validate for Rule {
 mod tests {
     use super::*;
     use meshwasm_core::config::parse;
+    use meshwasm_core::testing::FakeHost;
 
     const FULL: &str = r#"{
         "rules": [{
@@ -194,7 +195,8 @@ mod tests {
         assert_eq!(config.client_address.xff_trusted_hops, 1);
         assert!(config.response_headers && rule.shadow);
         assert_eq!(config.max_keys, 500);
-        assert!(rule.matcher.matches("POST", "/api/x", |_| None));
+        let mut post = FakeHost::with_request(&[(":method", "POST"), (":path", "/api/x")]);
+        assert!(rule.matcher.matches(&post.view()).unwrap());
     }
 
     #[test]

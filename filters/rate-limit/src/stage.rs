@@ -2,10 +2,11 @@
 
 use crate::config::FailureMode;
 use crate::headers::Quota;
-use crate::key::{self, RequestParts};
+use crate::key;
 use crate::store::{BucketStore, StoreError};
 use crate::{nanos, CompiledRule, RateLimit};
-use meshwasm_core::{Flow, HeaderMap, Host, LocalResponse, Stage};
+use meshwasm_core::request::Request;
+use meshwasm_core::{Flow, HeaderMap, HostError, LocalResponse, Stage};
 use std::rc::Rc;
 
 /// The rate-limit filter's state for one request.
@@ -14,47 +15,6 @@ pub struct RateLimitStage {
     filter: Rc<RateLimit>,
     /// The tightest quota the request left, for the response headers.
     quota: Option<Quota>,
-}
-
-/// The request as the key builder sees it.
-struct Parts<'a> {
-    host: &'a dyn Host,
-    method: String,
-    path: String,
-    trusted_hops: u32,
-    client: Option<Option<String>>,
-}
-
-impl RequestParts for Parts<'_> {
-    fn method(&self) -> &str {
-        &self.method
-    }
-
-    fn path(&self) -> &str {
-        &self.path
-    }
-
-    fn header(&mut self, name: &str) -> Option<String> {
-        self.host.header(HeaderMap::Request, name).ok().flatten()
-    }
-
-    fn client(&mut self) -> Option<String> {
-        let (host, hops) = (self.host, self.trusted_hops);
-        self.client
-            .get_or_insert_with(|| {
-                let xff = host
-                    .header(HeaderMap::Request, "x-forwarded-for")
-                    .ok()
-                    .flatten();
-                let source = host
-                    .property(&["source", "address"])
-                    .ok()
-                    .flatten()
-                    .and_then(|b| String::from_utf8(b).ok());
-                key::client_address(xff.as_deref(), source.as_deref(), hops)
-            })
-            .clone()
-    }
 }
 
 impl RateLimitStage {
@@ -79,12 +39,17 @@ impl RateLimitStage {
 
     /// The store failed for `rule`: count it, then allow or refuse as
     /// configured.
-    fn failed(&self, host: &mut dyn Host, rule: &CompiledRule, err: &StoreError) -> Option<Flow> {
+    fn failed(
+        &self,
+        request: &mut Request<'_>,
+        rule: &CompiledRule,
+        err: &StoreError,
+    ) -> Option<Flow> {
         match err {
-            StoreError::Full => rule.counters.overflow.increment(host),
+            StoreError::Full => rule.counters.overflow.increment(request),
             _ => {
                 log::warn!("meshwasm rate-limit: rule `{}`: {err}", rule.name);
-                rule.counters.error.increment(host);
+                rule.counters.error.increment(request);
             }
         }
         (self.filter.failure_mode == FailureMode::Deny).then(|| {
@@ -101,58 +66,48 @@ impl RateLimitStage {
 }
 
 impl Stage for RateLimitStage {
-    fn on_request_headers(&mut self, host: &mut dyn Host) -> Flow {
+    fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
         let filter = Rc::clone(&self.filter);
-        if filter.rules.is_empty() {
-            return Flow::Continue;
-        }
-        let read = |name| {
-            host.header(HeaderMap::Request, name)
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        };
-        let mut parts = Parts {
-            method: read(":method"),
-            path: read(":path"),
-            host,
-            trusted_hops: filter.xff_trusted_hops,
-            client: None,
-        };
-        let mut keys = Vec::new();
+        let mut now = None;
         for rule in &filter.rules {
-            let header = |name: &str| parts.host.header(HeaderMap::Request, name).ok().flatten();
-            if rule.matcher.matches(&parts.method, &parts.path, header) {
-                keys.push((rule, key::digest(&rule.key, &mut parts)));
-            }
-        }
-        let Some(now) = nanos(host) else {
-            let err = StoreError::Host(meshwasm_core::HostError::Status("no clock".to_owned()));
-            return keys
-                .first()
-                .and_then(|(rule, _)| self.failed(host, rule, &err))
-                .unwrap_or(Flow::Continue);
-        };
-        for (rule, key) in keys {
-            let decision = match rule.store.update(host, &key, &rule.gcra, now) {
+            let counted = rule.matcher.matches(request).and_then(|hit| {
+                let key = hit
+                    .then(|| key::digest(&rule.key, request, filter.xff_trusted_hops))
+                    .transpose()?;
+                // The clock is read once, and only when a rule counts.
+                let at = match now {
+                    Some(at) => at,
+                    None if key.is_none() => return Ok(None),
+                    None => *now.insert(
+                        nanos(request).ok_or_else(|| HostError::Status("no clock".to_owned()))?,
+                    ),
+                };
+                Ok(key.map(|key| (key, at)))
+            });
+            let decision = match counted {
+                Ok(None) => continue,
+                Ok(Some((key, at))) => rule.store.update(request, &key, &rule.gcra, at),
+                Err(err) => Err(StoreError::Host(err)),
+            };
+            let decision = match decision {
                 Ok(decision) => decision,
-                Err(err) => match self.failed(host, rule, &err) {
+                Err(err) => match self.failed(request, rule, &err) {
                     Some(refusal) => return refusal,
                     None => continue,
                 },
             };
             let quota = Quota::new(&rule.name, &rule.gcra, &decision);
             if decision.allowed {
-                rule.counters.allowed.increment(host);
+                rule.counters.allowed.increment(request);
             } else if rule.shadow {
                 log::debug!(
                     "meshwasm rate-limit: rule `{}` would limit (shadow)",
                     rule.name
                 );
-                rule.counters.shadow_limited.increment(host);
+                rule.counters.shadow_limited.increment(request);
                 continue;
             } else {
-                rule.counters.limited.increment(host);
+                rule.counters.limited.increment(request);
                 let mut answer = LocalResponse::json_error(
                     429,
                     "rate_limited",
@@ -170,13 +125,13 @@ impl Stage for RateLimitStage {
         Flow::Continue
     }
 
-    fn on_response_headers(&mut self, host: &mut dyn Host) {
+    fn on_response_headers(&mut self, request: &mut Request<'_>) {
         if !self.filter.response_headers {
             return;
         }
         if let Some(quota) = &self.quota {
             for (name, value) in quota.headers() {
-                if let Err(e) = host.set_header(HeaderMap::Response, &name, &value) {
+                if let Err(e) = request.set_header(HeaderMap::Response, &name, &value) {
                     log::debug!("meshwasm rate-limit: cannot set `{name}`: {e}");
                 }
             }

@@ -3,6 +3,7 @@
 use super::*;
 use meshwasm_core::testing::FakeHost;
 use meshwasm_core::Filter;
+use meshwasm_core::Host;
 use serde_json::{json, Value};
 
 fn router(rules: Value) -> Rc<HeaderRouter> {
@@ -21,13 +22,13 @@ fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> FakeHost {
 }
 
 fn run(filter: &Rc<HeaderRouter>, host: &mut FakeHost) -> Flow {
-    filter.stage().on_request_headers(host)
+    filter.stage().on_request_headers(&mut host.view())
 }
 
 fn one(host: &FakeHost, name: &str) -> Option<String> {
     host.values(HeaderMap::Request, name)
         .first()
-        .map(|v| (*v).to_owned())
+        .map(|v| v.clone().into_owned())
 }
 
 fn canary() -> Value {
@@ -185,10 +186,10 @@ fn response_headers_are_set_on_the_way_back() {
     }]));
     let mut host = request("GET", "/p/home", &[]);
     let mut stage = filter.stage();
-    stage.on_request_headers(&mut host);
+    stage.on_request_headers(&mut host.view());
     host.set_header(HeaderMap::Response, "server", "upstream")
         .unwrap();
-    stage.on_response_headers(&mut host);
+    stage.on_response_headers(&mut host.view());
     assert_eq!(host.values(HeaderMap::Response, "x-page"), ["home"]);
     assert!(host.values(HeaderMap::Response, "server").is_empty());
 }

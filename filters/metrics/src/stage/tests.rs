@@ -25,7 +25,7 @@ fn exchange(
     all.extend_from_slice(headers);
     let mut host = proxy.sharing(&all);
     let mut stage = filter.stage();
-    stage.on_request_headers(&mut host);
+    stage.on_request_headers(&mut host.view());
     host.now += Duration::from_millis(42);
     host.properties
         .insert("response.code".into(), code.to_le_bytes().to_vec());
@@ -37,7 +37,7 @@ fn exchange(
         .insert("request.total_size".into(), 120i64.to_le_bytes().to_vec());
     host.properties
         .insert("response.total_size".into(), 2048i64.to_le_bytes().to_vec());
-    stage.on_log(&mut host);
+    stage.on_log(&mut host.view());
 }
 
 fn series(
@@ -189,8 +189,8 @@ fn no_response_is_code_zero() {
     let proxy = FakeHost::new();
     let mut host = proxy.sharing(&[(":method", "GET")]);
     let mut stage = filter.stage();
-    stage.on_request_headers(&mut host);
-    stage.on_log(&mut host);
+    stage.on_request_headers(&mut host.view());
+    stage.on_log(&mut host.view());
     let name = "method=.=GET;.;code=.=0;.;code_class=.=none;.;route=.=none;.;cluster=.=none;.;consumer=.=none;.;meshwasm_requests_total";
     assert_eq!(proxy.counter(name), 1);
 }

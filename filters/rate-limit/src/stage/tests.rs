@@ -4,6 +4,7 @@
 use super::*;
 use meshwasm_core::testing::FakeHost;
 use meshwasm_core::Filter;
+use meshwasm_core::Host;
 use serde_json::{json, Value};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -48,7 +49,7 @@ impl Proxy {
 }
 
 fn send(filter: &Rc<RateLimit>, host: &mut FakeHost) -> Flow {
-    filter.stage().on_request_headers(host)
+    filter.stage().on_request_headers(&mut host.view())
 }
 
 fn statuses(filter: &Rc<RateLimit>, proxy: &Proxy, client: &str, n: usize) -> Vec<u16> {
@@ -171,8 +172,8 @@ fn allowed_responses_carry_headers_when_asked() {
     let proxy = Proxy::new();
     let mut host = proxy.request("1.1.1.1", &[]);
     let mut stage = filter.stage();
-    assert_eq!(stage.on_request_headers(&mut host), Flow::Continue);
-    stage.on_response_headers(&mut host);
+    assert_eq!(stage.on_request_headers(&mut host.view()), Flow::Continue);
+    stage.on_response_headers(&mut host.view());
     assert_eq!(
         host.values(HeaderMap::Response, "x-ratelimit-remaining"),
         ["4"]
@@ -185,8 +186,8 @@ fn allowed_responses_carry_headers_when_asked() {
     let quiet = self::filter(per_client(5));
     let mut host = proxy.request("2.2.2.2", &[]);
     let mut stage = quiet.stage();
-    stage.on_request_headers(&mut host);
-    stage.on_response_headers(&mut host);
+    stage.on_request_headers(&mut host.view());
+    stage.on_response_headers(&mut host.view());
     assert!(host
         .values(HeaderMap::Response, "x-ratelimit-remaining")
         .is_empty());

@@ -1,0 +1,256 @@
+//! The request as every stage sees it: one [`Request`] per callback, shared
+//! by all the stages of a chain, that reads from the proxy lazily and
+//! remembers what it read.
+//!
+//! Reads cost host calls, so the view makes as few as it can: the first
+//! request header read is fetched alone; from the second on, the whole map
+//! is read once and answered from memory. Writes go through the view too,
+//! so a later stage sees what an earlier one changed.
+//!
+//! Values are bytes, read whole up to Envoy's own header limits: a value
+//! that is not UTF-8 is matched as text with U+FFFD in place of the bytes
+//! it cannot decode (so a `/admin/` prefix still matches `/admin/\xff`),
+//! and keyed by its exact bytes (so two such values never share a key).
+
+mod client;
+mod parse;
+
+pub use client::{client_address, ClientAddress};
+pub use parse::{
+    cookie, query_param, strip_prefix_ignore_case, without_cookie, without_query_param,
+};
+
+use crate::stage::{HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared, Written};
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::time::SystemTime;
+
+/// A header map as read from the proxy: names lowercase, values as bytes,
+/// in the proxy's order.
+pub type Headers = Vec<(String, Vec<u8>)>;
+
+/// One callback's view of the request: its headers, the client address,
+/// and the proxy behind it (as a [`Proxy`]).
+pub struct Request<'h> {
+    host: &'h mut dyn Host,
+    /// The first request header read, fetched alone: its name and value.
+    first: OnceCell<(String, Option<Vec<u8>>)>,
+    /// The whole request header map, read at the second header.
+    map: OnceCell<Headers>,
+    /// The client address, and the trusted hops it was found with.
+    client: OnceCell<(u32, Option<ClientAddress>)>,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("first", &self.first)
+            .field("map", &self.map)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lossy text for bytes: borrowed when they are UTF-8.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+impl<'h> Request<'h> {
+    /// A fresh view over `host`: nothing is read until asked for.
+    pub fn new(host: &'h mut dyn Host) -> Self {
+        Self {
+            host,
+            first: OnceCell::new(),
+            map: OnceCell::new(),
+            client: OnceCell::new(),
+        }
+    }
+
+    /// A request header's first value, as bytes; `None` when absent.
+    pub fn header(&self, name: &str) -> Result<Option<&[u8]>, HostError> {
+        if let Some(map) = self.map.get() {
+            return Ok(find(map, name));
+        }
+        match self.first.get() {
+            Some((first, value)) if first.eq_ignore_ascii_case(name) => Ok(value.as_deref()),
+            Some(_) => {
+                let map = self.host.headers(HeaderMap::Request)?;
+                Ok(find(self.map.get_or_init(|| map), name))
+            }
+            None => {
+                let value = self.host.header(HeaderMap::Request, name)?;
+                let (_, value) = self
+                    .first
+                    .get_or_init(|| (name.to_ascii_lowercase(), value));
+                Ok(value.as_deref())
+            }
+        }
+    }
+
+    /// A request header's first value as text (see the module's note on
+    /// bytes that are not UTF-8); `None` when absent.
+    pub fn header_text(&self, name: &str) -> Result<Option<Cow<'_, str>>, HostError> {
+        Ok(self.header(name)?.map(text))
+    }
+
+    /// The method; empty when the request has none.
+    pub fn method(&self) -> Result<Cow<'_, str>, HostError> {
+        Ok(self.header_text(":method")?.unwrap_or_default())
+    }
+
+    /// The path, query included; empty when the request has none.
+    pub fn path(&self) -> Result<Cow<'_, str>, HostError> {
+        Ok(self.header_text(":path")?.unwrap_or_default())
+    }
+
+    /// The client's address past `trusted_hops` proxies (see
+    /// [`client_address`]); remembered for the callback.
+    pub fn client_address(
+        &self,
+        trusted_hops: u32,
+    ) -> Result<Option<Cow<'_, ClientAddress>>, HostError> {
+        if let Some((hops, address)) = self.client.get() {
+            if *hops == trusted_hops {
+                return Ok(address.as_ref().map(Cow::Borrowed));
+            }
+        }
+        let xff = if trusted_hops > 0 {
+            self.header("x-forwarded-for")?
+        } else {
+            None
+        };
+        let source = self.host.property(&["source", "address"])?;
+        let address = client_address(xff, source.as_deref(), trusted_hops);
+        match self.client.get() {
+            // Another stage asked with other hops first: answer, do not keep.
+            Some(_) => Ok(address.map(Cow::Owned)),
+            None => Ok(self
+                .client
+                .get_or_init(|| (trusted_hops, address))
+                .1
+                .as_ref()
+                .map(Cow::Borrowed)),
+        }
+    }
+
+    /// A property of the request or connection, as the proxy gives it.
+    pub fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+        self.host.property(path)
+    }
+
+    /// Replaces every value of a header with one value.
+    pub fn set_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
+        self.host.set_header(map, name, value)?;
+        self.changed(map, name, |values| {
+            values.clear();
+            values.push(value.as_bytes().to_vec());
+        });
+        Ok(())
+    }
+
+    /// Adds a value to a header, keeping the values it has.
+    pub fn add_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
+        self.host.add_header(map, name, value)?;
+        self.changed(map, name, |values| values.push(value.as_bytes().to_vec()));
+        Ok(())
+    }
+
+    /// Removes every value of a header.
+    pub fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError> {
+        self.host.remove_header(map, name)?;
+        self.changed(map, name, Vec::clear);
+        Ok(())
+    }
+
+    /// Makes the proxy pick the request's route again.
+    pub fn clear_route_cache(&mut self) -> Result<(), HostError> {
+        self.host.clear_route_cache()
+    }
+
+    /// Keeps what the view remembers in step with a change the proxy
+    /// made: `change` turns the header's values into the new ones.
+    fn changed(&mut self, map: HeaderMap, name: &str, change: impl FnOnce(&mut Vec<Vec<u8>>)) {
+        if map != HeaderMap::Request {
+            return;
+        }
+        let mut values: Vec<Vec<u8>> = match (self.map.get_mut(), self.first.get_mut()) {
+            (Some(headers), _) => take_values(headers, name),
+            (None, Some((first, value))) if first.eq_ignore_ascii_case(name) => {
+                value.take().into_iter().collect()
+            }
+            (None, _) => Vec::new(),
+        };
+        change(&mut values);
+        match (self.map.get_mut(), self.first.get_mut()) {
+            (Some(headers), _) => {
+                let name = name.to_ascii_lowercase();
+                headers.extend(values.into_iter().map(|v| (name.clone(), v)));
+            }
+            (None, Some((first, value))) if first.eq_ignore_ascii_case(name) => {
+                *value = values.into_iter().next();
+            }
+            (None, _) => {}
+        }
+        if name.eq_ignore_ascii_case("x-forwarded-for") {
+            self.client.take();
+        }
+    }
+}
+
+/// A header's first value in a map.
+fn find<'m>(map: &'m Headers, name: &str) -> Option<&'m [u8]> {
+    map.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+/// Takes every value of a header out of a map, in order.
+fn take_values(map: &mut Headers, name: &str) -> Vec<Vec<u8>> {
+    let mut values = Vec::new();
+    map.retain_mut(|(n, v)| {
+        let hit = n.eq_ignore_ascii_case(name);
+        if hit {
+            values.push(std::mem::take(v));
+        }
+        !hit
+    });
+    values
+}
+
+impl Proxy for Request<'_> {
+    fn now(&self) -> Result<SystemTime, HostError> {
+        self.host.now()
+    }
+
+    fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError> {
+        self.host.dispatch(call)
+    }
+
+    fn shared_get(&self, key: &str) -> Result<Option<Shared>, HostError> {
+        self.host.shared_get(key)
+    }
+
+    fn shared_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<Written, HostError> {
+        self.host.shared_set(key, value, cas)
+    }
+
+    fn define_metric(&mut self, kind: MetricKind, name: &str) -> Result<u32, HostError> {
+        self.host.define_metric(kind, name)
+    }
+
+    fn increment_metric(&mut self, id: u32, by: i64) -> Result<(), HostError> {
+        self.host.increment_metric(id, by)
+    }
+
+    fn record_metric(&mut self, id: u32, value: u64) -> Result<(), HostError> {
+        self.host.record_metric(id, value)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+use super::*;
+use crate::testing::FakeHost;
+
+fn calls(host: &FakeHost) -> Vec<(&'static str, usize)> {
+    host.take_host_calls().into_iter().collect()
+}
+
+#[test]
+fn one_header_is_read_alone_and_two_read_the_map_once() {
+    let mut host = FakeHost::with_request(&[(":path", "/a"), (":method", "GET"), ("x", "1")]);
+    {
+        let request = host.view();
+        assert_eq!(request.path().unwrap(), "/a");
+        assert_eq!(request.path().unwrap(), "/a");
+    }
+    assert_eq!(calls(&host), [("header", 1)]);
+    {
+        let request = host.view();
+        assert_eq!(request.path().unwrap(), "/a");
+        assert_eq!(request.method().unwrap(), "GET");
+        assert_eq!(request.header("x").unwrap(), Some(&b"1"[..]));
+        assert_eq!(request.header("absent").unwrap(), None);
+        assert_eq!(request.path().unwrap(), "/a");
+    }
+    assert_eq!(calls(&host), [("header", 1), ("headers", 1)]);
+}
+
+#[test]
+fn writes_are_seen_by_later_reads_without_reading_again() {
+    let mut host = FakeHost::with_request(&[(":path", "/a"), ("x", "1"), ("x", "2")]);
+    let mut request = host.view();
+    assert_eq!(request.header("x").unwrap(), Some(&b"1"[..]));
+    request.set_header(HeaderMap::Request, "X", "3").unwrap();
+    assert_eq!(request.header("x").unwrap(), Some(&b"3"[..]));
+    request.remove_header(HeaderMap::Request, "x").unwrap();
+    assert_eq!(request.header("x").unwrap(), None);
+    request.add_header(HeaderMap::Request, "x", "4").unwrap();
+    assert_eq!(request.header("x").unwrap(), Some(&b"4"[..]));
+    assert_eq!(request.path().unwrap(), "/a");
+    request.add_header(HeaderMap::Request, "y", "5").unwrap();
+    request.add_header(HeaderMap::Request, "y", "6").unwrap();
+    assert_eq!(request.header("y").unwrap(), Some(&b"5"[..]));
+    request.set_header(HeaderMap::Response, "y", "7").unwrap();
+    assert_eq!(request.header("y").unwrap(), Some(&b"5"[..]));
+    drop(request);
+    assert_eq!(host.values(HeaderMap::Request, "y"), ["5", "6"]);
+    assert_eq!(host.values(HeaderMap::Response, "y"), ["7"]);
+    let calls = host.take_host_calls();
+    assert_eq!(
+        (calls.get("header"), calls.get("headers")),
+        (Some(&1), Some(&1))
+    );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_match_as_text_and_stay_distinct_as_bytes() {
+    let mut host = FakeHost::with_raw_request(&[(":path", b"/admin/\xff?x=1")]);
+    let request = host.view();
+    assert!(request.path().unwrap().starts_with("/admin/"));
+    assert_eq!(
+        request.header(":path").unwrap(),
+        Some(&b"/admin/\xff?x=1"[..])
+    );
+}
+
+#[test]
+fn long_values_are_read_whole() {
+    let long = format!("/api/{}", "a".repeat(60 * 1024));
+    let mut host = FakeHost::with_request(&[(":path", &long)]);
+    assert_eq!(host.view().path().unwrap(), long);
+}
+
+#[test]
+fn the_client_address_is_read_once_and_follows_forwarded_for_writes() {
+    let mut host = FakeHost::with_request(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4")]);
+    host.properties
+        .insert("source.address".to_owned(), b"10.0.0.2:555".to_vec());
+    let mut request = host.view();
+    let text = |r: &Request<'_>, hops| {
+        r.client_address(hops)
+            .unwrap()
+            .map(|a| a.to_text().into_owned())
+    };
+    assert_eq!(text(&request, 1).as_deref(), Some("1.2.3.4"));
+    assert_eq!(text(&request, 1).as_deref(), Some("1.2.3.4"));
+    assert_eq!(text(&request, 0).as_deref(), Some("10.0.0.2"));
+    assert_eq!(text(&request, 2).as_deref(), Some("6.6.6.6"));
+    request
+        .set_header(HeaderMap::Request, "x-forwarded-for", "7.7.7.7")
+        .unwrap();
+    assert_eq!(text(&request, 1).as_deref(), Some("7.7.7.7"));
+    drop(request);
+    assert_eq!(host.take_host_calls().get("property"), Some(&4));
+}
