@@ -143,4 +143,6 @@ impl Jwt {
 }
 
 #[cfg(test)]
+pub(crate) mod test_log;
+#[cfg(test)]
 mod tests;
