@@ -8,6 +8,9 @@
 //!
 //! Keys of a fetched set that cannot be used are dropped, each logged (at
 //! warn, with its index, its `kid` if any and why, never key material).
+//! Symmetric (`oct`) keys are among them unless the provider sets
+//! `allow_symmetric_keys`: an HMAC secret fetched over the network is a
+//! secret on the wire.
 
 use super::keys::KeySet;
 use crate::config::RemoteJwks;
@@ -132,7 +135,8 @@ impl RemoteKeys {
                 self.config.max_bytes
             ));
         }
-        let keys = KeySet::parse(&response.body).map_err(|e| format!("JWKS refused: {e}"))?;
+        let keys = KeySet::parse_with(&response.body, self.config.allow_symmetric_keys)
+            .map_err(|e| format!("JWKS refused: {e}"))?;
         for why in keys.skipped() {
             log::warn!(
                 "meshwasm auth: provider `{}`: JWKS key dropped: {why}",
@@ -150,13 +154,17 @@ impl RemoteKeys {
 mod tests {
     use super::*;
 
-    fn remote() -> RemoteKeys {
-        let config: RemoteJwks = serde_json::from_str(
-            r#"{"cluster": "idp", "path": "/jwks", "refresh_seconds": 300,
-                "unknown_kid_refresh_seconds": 10, "timeout_ms": 2000, "max_bytes": 4096}"#,
-        )
+    fn remote_with(extra: &str) -> RemoteKeys {
+        let config: RemoteJwks = serde_json::from_str(&format!(
+            r#"{{"cluster": "idp", "path": "/jwks", "refresh_seconds": 300,
+                "unknown_kid_refresh_seconds": 10, "timeout_ms": 2000, "max_bytes": 4096{extra}}}"#
+        ))
         .unwrap();
         RemoteKeys::new("corp", config)
+    }
+
+    fn remote() -> RemoteKeys {
+        remote_with("")
     }
 
     fn answer(status: u16, body: &str) -> CallResponse {
@@ -170,6 +178,14 @@ mod tests {
     /// A JWKS of one public P-256 key.
     fn jwks() -> String {
         format!(r#"{{"keys": [{P256_PUBLIC}]}}"#)
+    }
+
+    const HMAC_SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+
+    fn oct_jwks() -> String {
+        format!(
+            r#"{{"keys": [{{"kty": "oct", "kid": "h", "alg": "HS256", "k": "{HMAC_SECRET}"}}]}}"#
+        )
     }
 
     fn member(jwk: &str, name: &str) -> String {
@@ -250,6 +266,33 @@ mod tests {
         assert!(r.keys().is_none());
         assert!(!r.fetch_allowed(100));
         assert!(r.fetch_allowed(101) && r.refresh_due(101));
+    }
+
+    #[test]
+    fn remote_symmetric_keys_are_dropped_unless_allowed() {
+        let mut r = remote();
+        r.started(1, 100);
+        let (count, logs) =
+            crate::jwt::test_log::capture(|| r.finish(&answer(200, &oct_jwks()), 100));
+        assert_eq!(count, Ok(0));
+        assert_eq!(
+            warnings(&logs),
+            [
+                "meshwasm auth: provider `corp`: JWKS key dropped: keys[0] (kid `h`): \
+              kty `oct` is a shared secret, refused from a remote JWKS unless \
+              `allow_symmetric_keys` is set"
+            ]
+        );
+        assert!(logs
+            .iter()
+            .all(|(_, line)| !line.contains(&HMAC_SECRET[..8])));
+
+        let mut r = remote_with(r#", "allow_symmetric_keys": true"#);
+        r.started(1, 100);
+        let (count, logs) =
+            crate::jwt::test_log::capture(|| r.finish(&answer(200, &oct_jwks()), 100));
+        assert_eq!(count, Ok(1));
+        assert!(warnings(&logs).is_empty(), "{logs:?}");
     }
 
     #[test]
