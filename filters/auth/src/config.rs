@@ -267,6 +267,12 @@ pub struct RemoteJwks {
     /// The largest JWKS document accepted.
     #[serde(default = "default_jwks_bytes")]
     pub max_bytes: usize,
+    /// Accept symmetric (`kty` `oct`) keys from the endpoint. Off by
+    /// default: such a key is the HMAC secret itself, so fetching it puts
+    /// the secret on the wire and lets whoever can answer for the endpoint
+    /// mint tokens. Inline `jwks` may always hold `oct` keys.
+    #[serde(default)]
+    pub allow_symmetric_keys: bool,
 }
 
 fn default_refresh() -> u32 {

@@ -19,9 +19,19 @@ pub struct Verified {
     pub window: Window,
 }
 
+impl Verified {
+    /// Its `iss`, which (with where the token was found) picks the
+    /// provider that checks it.
+    pub fn issuer(&self) -> Option<&str> {
+        super::claims::issuer(&self.claims)
+    }
+}
+
 /// A bounded map from a token's SHA-256 to what verifying it gave. The
 /// oldest entry goes first when it is full; entries are rechecked against
 /// the clock on every use, so an expired token never passes from here.
+/// An entry stands only for the provider that verified it: [`super::Jwt`]
+/// uses it only where that provider is the one the token would go to.
 #[derive(Debug)]
 pub struct TokenCache {
     capacity: usize,

@@ -84,6 +84,12 @@ impl ClaimChecks {
     }
 }
 
+/// The `iss` claim, if it is a string. Picks the provider for a token, both
+/// before it is verified and when it is remembered.
+pub fn issuer(claims: &Map<String, Value>) -> Option<&str> {
+    claims.get("iss").and_then(Value::as_str)
+}
+
 /// A NumericDate claim as whole seconds; absent is `None`, anything but a
 /// non-negative number is an error.
 fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, JwtError> {

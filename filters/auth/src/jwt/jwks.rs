@@ -5,6 +5,12 @@
 //! every `unknown_kid_refresh_seconds`) when a token names a `kid` the set
 //! does not have. One fetch at a time; a failed fetch keeps the keys
 //! already held. With no key set at all, tokens are refused.
+//!
+//! Keys of a fetched set that cannot be used are dropped, each logged (at
+//! warn, with its index, its `kid` if any and why, never key material).
+//! Symmetric (`oct`) keys are among them unless the provider sets
+//! `allow_symmetric_keys`: an HMAC secret fetched over the network is a
+//! secret on the wire.
 
 use super::keys::KeySet;
 use crate::config::RemoteJwks;
@@ -18,6 +24,8 @@ const RETRY_SECONDS: u64 = 1;
 /// The state of one remote key set.
 #[derive(Debug)]
 pub struct RemoteKeys {
+    /// The provider's name, for logs.
+    provider: String,
     config: RemoteJwks,
     authority: String,
     keys: Option<Rc<KeySet>>,
@@ -27,13 +35,14 @@ pub struct RemoteKeys {
 }
 
 impl RemoteKeys {
-    /// Nothing fetched yet.
-    pub fn new(config: RemoteJwks) -> Self {
+    /// Nothing fetched yet, for the provider named `provider`.
+    pub fn new(provider: &str, config: RemoteJwks) -> Self {
         let authority = config
             .authority
             .clone()
             .unwrap_or_else(|| config.cluster.clone());
         Self {
+            provider: provider.to_owned(),
             config,
             authority,
             keys: None,
@@ -111,7 +120,8 @@ impl RemoteKeys {
     }
 
     /// Takes the answer to the fetch under way: the number of usable keys,
-    /// or why the answer was refused (the keys held stay).
+    /// or why the answer was refused (the keys held stay). Each key dropped
+    /// from the set is logged with its reason.
     pub fn finish(&mut self, response: &CallResponse, now: u64) -> Result<usize, String> {
         self.in_flight = None;
         match response.status {
@@ -125,7 +135,14 @@ impl RemoteKeys {
                 self.config.max_bytes
             ));
         }
-        let keys = KeySet::parse(&response.body).map_err(|e| format!("JWKS refused: {e}"))?;
+        let keys = KeySet::parse_with(&response.body, self.config.allow_symmetric_keys)
+            .map_err(|e| format!("JWKS refused: {e}"))?;
+        for why in keys.skipped() {
+            log::warn!(
+                "meshwasm auth: provider `{}`: JWKS key dropped: {why}",
+                self.provider
+            );
+        }
         let count = keys.len();
         self.keys = Some(Rc::new(keys));
         self.fetched_at = Some(now);
@@ -137,21 +154,51 @@ impl RemoteKeys {
 mod tests {
     use super::*;
 
-    fn remote() -> RemoteKeys {
-        let config: RemoteJwks = serde_json::from_str(
-            r#"{"cluster": "idp", "path": "/jwks", "refresh_seconds": 300,
-                "unknown_kid_refresh_seconds": 10, "timeout_ms": 2000, "max_bytes": 4096}"#,
-        )
+    fn remote_with(extra: &str) -> RemoteKeys {
+        let config: RemoteJwks = serde_json::from_str(&format!(
+            r#"{{"cluster": "idp", "path": "/jwks", "refresh_seconds": 300,
+                "unknown_kid_refresh_seconds": 10, "timeout_ms": 2000, "max_bytes": 4096{extra}}}"#
+        ))
         .unwrap();
-        RemoteKeys::new(config)
+        RemoteKeys::new("corp", config)
+    }
+
+    fn remote() -> RemoteKeys {
+        remote_with("")
     }
 
     fn answer(status: u16, body: &str) -> CallResponse {
         meshwasm_core::testing::answer(status, &[], body.as_bytes())
     }
 
-    const JWKS: &str = r#"{"keys": [{"kty": "oct", "kid": "h", "alg": "HS256",
-        "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}"#;
+    const P256_PUBLIC: &str = include_str!("testdata/p256.pub.jwk.json");
+    const P256_PRIVATE: &str = include_str!("testdata/p256.jwk.json");
+    const RSA1024: &str = include_str!("testdata/rsa1024.pub.jwk.json");
+
+    /// A JWKS of one public P-256 key.
+    fn jwks() -> String {
+        format!(r#"{{"keys": [{P256_PUBLIC}]}}"#)
+    }
+
+    const HMAC_SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+
+    fn oct_jwks() -> String {
+        format!(
+            r#"{{"keys": [{{"kty": "oct", "kid": "h", "alg": "HS256", "k": "{HMAC_SECRET}"}}]}}"#
+        )
+    }
+
+    fn member(jwk: &str, name: &str) -> String {
+        let jwk: serde_json::Value = serde_json::from_str(jwk).unwrap();
+        jwk[name].as_str().unwrap().to_owned()
+    }
+
+    fn warnings(logs: &[(log::Level, String)]) -> Vec<&str> {
+        logs.iter()
+            .filter(|(level, _)| *level == log::Level::Warn)
+            .map(|(_, line)| line.as_str())
+            .collect()
+    }
 
     #[test]
     fn the_call_names_cluster_path_and_authority() {
@@ -170,7 +217,7 @@ mod tests {
         r.started(7, 100);
         assert!(!r.refresh_due(101) && !r.fetch_allowed(101));
         assert!(r.is_pending(7) && !r.is_pending(8));
-        assert_eq!(r.finish(&answer(200, JWKS), 101), Ok(1));
+        assert_eq!(r.finish(&answer(200, &jwks()), 101), Ok(1));
         assert!(r.keys().is_some());
         assert!(!r.refresh_due(300));
         assert!(r.refresh_due(401));
@@ -191,7 +238,7 @@ mod tests {
     fn failures_keep_the_keys_held() {
         let mut r = remote();
         r.started(1, 100);
-        r.finish(&answer(200, JWKS), 100).unwrap();
+        r.finish(&answer(200, &jwks()), 100).unwrap();
         for (bad, why) in [
             (answer(503, ""), "answered 503"),
             (CallResponse::default(), "did not answer"),
@@ -219,5 +266,62 @@ mod tests {
         assert!(r.keys().is_none());
         assert!(!r.fetch_allowed(100));
         assert!(r.fetch_allowed(101) && r.refresh_due(101));
+    }
+
+    #[test]
+    fn remote_symmetric_keys_are_dropped_unless_allowed() {
+        let mut r = remote();
+        r.started(1, 100);
+        let (count, logs) =
+            crate::jwt::test_log::capture(|| r.finish(&answer(200, &oct_jwks()), 100));
+        assert_eq!(count, Ok(0));
+        assert_eq!(
+            warnings(&logs),
+            [
+                "meshwasm auth: provider `corp`: JWKS key dropped: keys[0] (kid `h`): \
+              kty `oct` is a shared secret, refused from a remote JWKS unless \
+              `allow_symmetric_keys` is set"
+            ]
+        );
+        assert!(logs
+            .iter()
+            .all(|(_, line)| !line.contains(&HMAC_SECRET[..8])));
+
+        let mut r = remote_with(r#", "allow_symmetric_keys": true"#);
+        r.started(1, 100);
+        let (count, logs) =
+            crate::jwt::test_log::capture(|| r.finish(&answer(200, &oct_jwks()), 100));
+        assert_eq!(count, Ok(1));
+        assert!(warnings(&logs).is_empty(), "{logs:?}");
+    }
+
+    #[test]
+    fn each_dropped_key_is_logged_with_its_reason_and_no_key_material() {
+        let document =
+            format!(r#"{{"keys": [{RSA1024}, {P256_PRIVATE}, {{"kty": "foo"}}, {P256_PUBLIC}]}}"#);
+        let mut r = remote();
+        r.started(1, 100);
+        let (count, logs) =
+            crate::jwt::test_log::capture(|| r.finish(&answer(200, &document), 100));
+        assert_eq!(count, Ok(1));
+        let prefix = "meshwasm auth: provider `corp`: JWKS key dropped: ";
+        assert_eq!(
+            warnings(&logs),
+            [
+                format!("{prefix}keys[0] (kid `rsa-1024`): `n` is a 1024-bit RSA modulus; 2048 to 8192 bits are accepted"),
+                format!("{prefix}keys[1] (kid `p-256`): JWK has private key member `d`; publish only public keys"),
+                format!("{prefix}keys[2]: kty `foo` is not supported"),
+            ]
+        );
+        for secret in [
+            member(RSA1024, "n"),
+            member(P256_PRIVATE, "d"),
+            member(P256_PRIVATE, "x"),
+        ] {
+            assert!(
+                logs.iter().all(|(_, line)| !line.contains(&secret[..12])),
+                "{logs:?}"
+            );
+        }
     }
 }

@@ -241,6 +241,9 @@ pub enum KeyError {
     NoKeysArray,
     /// The JWKS document has more keys than meshwasm considers.
     TooManyKeys(usize),
+    /// A symmetric (`oct`) key where only public keys are accepted (a
+    /// remote JWKS, unless `allow_symmetric_keys` is set).
+    SymmetricKeyRefused,
 }
 
 impl fmt::Display for KeyError {
@@ -297,6 +300,9 @@ impl fmt::Display for KeyError {
             KeyError::TooManyKeys(count) => {
                 write!(f, "too many keys: {count} (at most {MAX_KEYS})")
             }
+            KeyError::SymmetricKeyRefused => f.write_str(
+                "kty `oct` is a shared secret, refused from a remote JWKS unless `allow_symmetric_keys` is set",
+            ),
         }
     }
 }
@@ -519,11 +525,18 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Parses `{"keys": [...]}`.
+    /// Parses `{"keys": [...]}`, symmetric (`oct`) keys included.
     ///
     /// Unusable keys are skipped, each with a reason in [`KeySet::skipped`];
     /// the set may end up empty.
     pub fn parse(document: &[u8]) -> Result<KeySet, KeyError> {
+        Self::parse_with(document, true)
+    }
+
+    /// As [`KeySet::parse`]; unless `allow_symmetric`, every `oct` key is
+    /// skipped too ([`KeyError::SymmetricKeyRefused`]), before its secret
+    /// is even decoded.
+    pub fn parse_with(document: &[u8], allow_symmetric: bool) -> Result<KeySet, KeyError> {
         let document: Value =
             serde_json::from_slice(document).map_err(|err| KeyError::JwksNotJson {
                 line: err.line(),
@@ -538,7 +551,13 @@ impl KeySet {
         }
         let mut set = KeySet::default();
         for (index, entry) in entries.iter().enumerate() {
-            match Key::from_jwk(entry) {
+            let symmetric = entry.get("kty").and_then(Value::as_str) == Some("oct");
+            let key = if symmetric && !allow_symmetric {
+                Err(KeyError::SymmetricKeyRefused)
+            } else {
+                Key::from_jwk(entry)
+            };
+            match key {
                 Ok(key) => set.keys.push(key),
                 Err(err) => {
                     let kid = entry.get("kid").and_then(Value::as_str);
@@ -1562,5 +1581,33 @@ mod tests {
             assert!(!reason.contains(&n[..16]), "{reason}");
             assert!(!reason.contains(&secret[..8]), "{reason}");
         }
+    }
+
+    #[test]
+    fn symmetric_keys_can_be_refused() {
+        let document = json!({"keys": [
+            json!({"kty": "oct", "kid": "h", "k": URL_SAFE_NO_PAD.encode(SECRET)}),
+            json!({"kty": "oct", "k": "not even base64url!"}),
+            jwk(P256),
+        ]})
+        .to_string();
+        let refused = KeySet::parse_with(document.as_bytes(), false).unwrap();
+        assert_eq!(refused.len(), 1);
+        assert!(refused.has_kid("p-256"));
+        let why = KeyError::SymmetricKeyRefused.to_string();
+        assert_eq!(
+            refused.skipped(),
+            [
+                format!("keys[0] (kid `h`): {why}"),
+                format!("keys[1]: {why}")
+            ]
+        );
+        let allowed = KeySet::parse(document.as_bytes()).unwrap();
+        assert_eq!(allowed.len(), 2);
+        assert!(allowed.has_kid("h"));
+        assert_eq!(
+            allowed.skipped(),
+            ["keys[1]: `k` is not base64url (RFC 4648 §5 alphabet `A-Za-z0-9-_`, no padding)"]
+        );
     }
 }

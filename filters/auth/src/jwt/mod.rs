@@ -75,10 +75,29 @@ impl Jwt {
         self.cache.borrow_mut().clear();
     }
 
+    /// The provider that checks a token found at `source` whose (not yet
+    /// verified) `iss` is `issuer`: the first that reads from `source` and
+    /// takes that issuer.
+    fn provider_for(
+        &self,
+        source: &TokenSource,
+        issuer: Option<&str>,
+    ) -> Option<(usize, &Provider)> {
+        self.providers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.sources.contains(source) && p.takes_issuer(issuer))
+    }
+
     /// Verifies `token`, found at `source`, at `now` (seconds). The first
     /// provider that reads from `source` and takes the token's issuer
     /// checks it. A token verified before is not verified again while it is
-    /// valid.
+    /// valid, but only where the provider it would go to now is the one
+    /// that verified it: that provider reads `source`, and its checks
+    /// (keys, issuer, audiences, required claims) passed, so only its
+    /// validity window is checked again. Anywhere else the token is
+    /// verified afresh, so a remembered token passes exactly where a fresh
+    /// one would.
     pub fn authenticate(
         &self,
         token: &str,
@@ -87,27 +106,28 @@ impl Jwt {
     ) -> Result<Rc<Verified>, Refusal> {
         let key = TokenCache::key(token);
         let cached = self.cache.borrow().get(&key);
-        if let Some(verified) = cached {
-            if let Some(provider) = self.providers.get(verified.provider) {
-                return match provider.check_window(verified.window, now) {
-                    Ok(()) => Ok(verified),
-                    Err(error) => {
-                        self.cache.borrow_mut().remove(&key);
-                        Err(Refusal {
-                            error,
-                            provider: Some(verified.provider),
-                        })
-                    }
-                };
-            }
+        // The provider a fresh verification would pick depends only on
+        // `source` and the token's `iss`, which the remembered claims hold.
+        let hit = cached.and_then(|verified| {
+            let (index, provider) = self.provider_for(source, verified.issuer())?;
+            (index == verified.provider).then_some((verified, provider))
+        });
+        if let Some((verified, provider)) = hit {
+            return match provider.check_window(verified.window, now) {
+                Ok(()) => Ok(verified),
+                Err(error) => {
+                    self.cache.borrow_mut().remove(&key);
+                    Err(Refusal {
+                        error,
+                        provider: Some(verified.provider),
+                    })
+                }
+            };
         }
         let refuse = |error, provider| Refusal { error, provider };
         let parsed = Parsed::parse(token, self.max_token_bytes).map_err(|e| refuse(e, None))?;
         let (index, provider) = self
-            .providers
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.sources.contains(source) && p.takes_issuer(parsed.issuer()))
+            .provider_for(source, parsed.issuer())
             .ok_or(refuse(JwtError::UnknownIssuer, None))?;
         if token.len() > provider.max_token_bytes {
             return Err(refuse(JwtError::TooLarge, Some(index)));
@@ -121,3 +141,8 @@ impl Jwt {
         Ok(verified)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod test_log;
+#[cfg(test)]
+mod tests;

@@ -56,7 +56,7 @@ impl Provider {
                 KeySource::Inline(Rc::new(set))
             }
             (None, Some(remote)) => {
-                KeySource::Remote(RefCell::new(RemoteKeys::new(remote.clone())))
+                KeySource::Remote(RefCell::new(RemoteKeys::new(&config.name, remote.clone())))
             }
             (None, None) => return Err(ConfigError::new("jwks", "set `jwks` or `remote_jwks`")),
         };

@@ -68,7 +68,7 @@ impl<'a> Parsed<'a> {
 
     /// The unverified `iss`, to pick the provider that checks the token.
     pub fn issuer(&self) -> Option<&str> {
-        self.claims.get("iss").and_then(Value::as_str)
+        super::claims::issuer(&self.claims)
     }
 }
 
