@@ -61,7 +61,8 @@ pub struct CappedLabel {
 pub enum Admitted {
     /// Kept, as this (cleaned) value.
     Yes(String),
-    /// Over the cap: record [`OTHER`].
+    /// Over the cap, or the set could not be checked (counted in
+    /// `<prefix>_label_admission_errors_total`): record [`OTHER`].
     Overflow,
 }
 
