@@ -1,17 +1,20 @@
 //! Label values: normalised, and capped so that no client can blow up
 //! the number of series.
 
-use meshwasm_core::metrics::clean_label_value;
+use meshwasm_core::metrics::{clean_label_value, Counter, MetricName};
 use meshwasm_core::{Proxy, Written};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
+use std::fmt;
 
 /// What a capped label records once it has as many values as it may.
 pub const OTHER: &str = "other";
 /// What a label records when the request has no value for it.
 pub const NONE: &str = "none";
-/// Compare-and-swap attempts when admitting a value.
-const ATTEMPTS: u32 = 8;
+/// Lost compare-and-swaps after which the set read back had not grown.
+/// Envoy never causes one (see [`CappedLabel::admit`]), so this bound only
+/// stops a misbehaving host from keeping a worker looping.
+const STALLS: u32 = 64;
 /// A CAS number no value has: writing with it creates a key only if absent.
 const ABSENT: u32 = u32::MAX;
 
@@ -48,6 +51,9 @@ pub struct CappedLabel {
     cap: usize,
     seen: RefCell<HashSet<String>>,
     full: Cell<bool>,
+    /// `<prefix>_label_admission_errors_total{label_name}`: values that
+    /// could not be checked against the set (shared data failed).
+    errors: Counter,
 }
 
 /// Whether a value was kept.
@@ -55,7 +61,8 @@ pub struct CappedLabel {
 pub enum Admitted {
     /// Kept, as this (cleaned) value.
     Yes(String),
-    /// Over the cap: record [`OTHER`].
+    /// Over the cap, or the set could not be checked (counted in
+    /// `<prefix>_label_admission_errors_total`): record [`OTHER`].
     Overflow,
 }
 
@@ -67,10 +74,23 @@ impl CappedLabel {
             cap: usize::try_from(cap).unwrap_or(usize::MAX),
             seen: RefCell::new(HashSet::new()),
             full: Cell::new(false),
+            errors: Counter::new(
+                MetricName::new(&format!("{prefix}_label_admission_errors_total"))
+                    .label("label_name", label),
+            ),
         }
     }
 
-    /// Admits `value` if it is known or there is room for it.
+    /// Admits `value` if it is known or there is room for it: a value is
+    /// [`Admitted::Overflow`] only when the set really holds `cap` values
+    /// (or shared data failed, which is logged and counted apart).
+    ///
+    /// Adding a value is a compare-and-swap of the whole set, retried with
+    /// no fixed bound while the set has room: every write that succeeds
+    /// adds exactly one value, so each lost compare-and-swap means the set
+    /// grew, and after at most `cap` of them it is full. A lost one after
+    /// which the set has not grown cannot happen with Envoy; [`STALLS`] of
+    /// them end the loop as an error.
     pub fn admit(&self, proxy: &mut dyn Proxy, value: &str) -> Admitted {
         let value = clean_label_value(value);
         if self.seen.borrow().contains(&value) {
@@ -79,14 +99,13 @@ impl CappedLabel {
         if self.full.get() {
             return Admitted::Overflow;
         }
-        for _ in 0..ATTEMPTS {
+        let mut stalls = 0;
+        let mut last_len = None;
+        loop {
             let (values, cas) = match proxy.shared_get(&self.key) {
                 Ok(Some(shared)) => (shared.value, Some(shared.cas)),
                 Ok(None) => (Vec::new(), None),
-                Err(e) => {
-                    log::warn!("meshwasm metrics: {e}");
-                    return Admitted::Overflow;
-                }
+                Err(e) => return self.failed(proxy, format_args!("cannot read: {e}")),
             };
             let text = String::from_utf8_lossy(&values);
             let admitted: Vec<&str> = text.split('\n').filter(|v| !v.is_empty()).collect();
@@ -100,6 +119,16 @@ impl CappedLabel {
                 self.full.set(true);
                 return Admitted::Overflow;
             }
+            if last_len.is_some_and(|len| admitted.len() <= len) {
+                stalls += 1;
+                if stalls >= STALLS {
+                    return self.failed(
+                        proxy,
+                        format_args!("{stalls} writes conflicted but the set did not grow"),
+                    );
+                }
+            }
+            last_len = Some(admitted.len());
             let mut updated = text.into_owned();
             updated.push_str(&value);
             updated.push('\n');
@@ -109,12 +138,19 @@ impl CappedLabel {
                     return Admitted::Yes(value);
                 }
                 Ok(Written::Conflict) => {}
-                Err(e) => {
-                    log::warn!("meshwasm metrics: {e}");
-                    return Admitted::Overflow;
-                }
+                Err(e) => return self.failed(proxy, format_args!("cannot write: {e}")),
             }
         }
+    }
+
+    /// The set could not be checked: logged and counted as an error, and
+    /// recorded as [`OTHER`] so that a failing host cannot add series.
+    fn failed(&self, proxy: &mut dyn Proxy, why: fmt::Arguments<'_>) -> Admitted {
+        log::error!(
+            "meshwasm metrics: cannot admit a value to `{}`: {why}",
+            self.key
+        );
+        self.errors.increment(proxy);
         Admitted::Overflow
     }
 }
@@ -122,7 +158,9 @@ impl CappedLabel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meshwasm_core::testing::FakeHost;
+    use meshwasm_core::testing::{FakeHost, OtherWorker};
+
+    const ERRORS: &str = "label_name=.=route;.;mw_label_admission_errors_total";
 
     #[test]
     fn methods_are_normalised() {
@@ -187,6 +225,86 @@ mod tests {
             })
             .count();
         assert_eq!(kept, 10);
+    }
+
+    /// Other workers, `n` of them one after another, each writing the
+    /// label's set between this worker's read and its write: `grow` adds a
+    /// value of theirs each time, otherwise they write the set back as it
+    /// was (a conflict without progress, which Envoy never causes).
+    fn other_workers(key: &str, n: u32, grow: bool) -> OtherWorker {
+        let key = key.to_owned();
+        Box::new(move |p| {
+            let mut set = p.get(&key).map(|s| s.value).unwrap_or_default();
+            if grow {
+                set.extend_from_slice(format!("worker-{n}\n").as_bytes());
+            }
+            p.set(&key, &set, None);
+            if n > 1 {
+                p.before_next_write = Some(other_workers(&key, n - 1, grow));
+            }
+        })
+    }
+
+    fn set_of(host: &FakeHost, key: &str) -> Vec<String> {
+        let shared = host.process.borrow().get(key).unwrap();
+        String::from_utf8(shared.value)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_value_below_the_cap_is_admitted_however_often_others_win_the_race() {
+        // Twenty other workers in a row add a value between this worker's
+        // read and its write: every attempt conflicts until they are done.
+        // The set never gets near its cap, so the value must be admitted,
+        // not recorded as `other`.
+        let label = CappedLabel::new("mw", "route", 100);
+        let mut host = FakeHost::new();
+        let key = "meshwasm.metrics.mw.route";
+        host.process.borrow_mut().before_next_write = Some(other_workers(key, 20, true));
+        assert_eq!(label.admit(&mut host, "mine"), Admitted::Yes("mine".into()));
+        let set = set_of(&host, key);
+        assert_eq!(set.len(), 21, "{set:?}");
+        assert_eq!(set.last().map(String::as_str), Some("mine"));
+        assert_eq!(host.counter(ERRORS), 0);
+        assert_eq!(label.admit(&mut host, "mine"), Admitted::Yes("mine".into()));
+    }
+
+    #[test]
+    fn a_value_is_other_only_once_others_really_filled_the_set() {
+        // Others fill the last free places while this worker retries: it
+        // then sees a full set, and only then records `other`.
+        let label = CappedLabel::new("mw", "route", 5);
+        let mut host = FakeHost::new();
+        let key = "meshwasm.metrics.mw.route";
+        host.process.borrow_mut().before_next_write = Some(other_workers(key, 5, true));
+        assert_eq!(label.admit(&mut host, "late"), Admitted::Overflow);
+        assert_eq!(set_of(&host, key).len(), 5);
+        assert_eq!(host.counter(ERRORS), 0, "a full set is no error");
+    }
+
+    #[test]
+    fn conflicts_without_progress_end_in_a_counted_error() {
+        // A host whose writes keep failing while the set never changes is
+        // not Envoy: the worker gives up, counts and logs an error.
+        let label = CappedLabel::new("mw", "route", 100);
+        let mut host = FakeHost::new();
+        let key = "meshwasm.metrics.mw.route";
+        host.process.borrow_mut().before_next_write = Some(other_workers(key, 1000, false));
+        assert_eq!(label.admit(&mut host, "mine"), Admitted::Overflow);
+        assert_eq!(host.counter(ERRORS), 1);
+        assert!(host.process.borrow().before_next_write.is_some(), "gave up");
+    }
+
+    #[test]
+    fn host_failures_are_counted_as_errors() {
+        let label = CappedLabel::new("mw", "route", 100);
+        let mut host = FakeHost::new();
+        host.process.borrow_mut().fail_shared_data = true;
+        assert_eq!(label.admit(&mut host, "mine"), Admitted::Overflow);
+        assert_eq!(host.counter(ERRORS), 1);
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub struct Gcra {
     interval: u64,
     /// How far the TAT may run ahead of now (τ = T × (capacity − 1)).
     tolerance: u64,
-    /// Requests the bucket holds.
+    /// Requests per period: the sustained rate.
+    requests: u64,
+    /// Requests the bucket holds: `requests + burst`.
     capacity: u64,
     /// The period, in seconds.
     window: u64,
@@ -32,10 +34,17 @@ pub struct Decision {
     pub tat: u64,
     /// Requests left in the bucket after this one.
     pub remaining: u64,
-    /// Seconds until the bucket is full again.
+    /// Seconds until the bucket is full again (`remaining` back to the
+    /// capacity, less this request when it was allowed): at most the
+    /// capacity's refill time, the period plus `burst`'s refill time.
     pub reset: u64,
     /// Seconds until a refused request would pass (0 when allowed).
     pub retry_after: u64,
+    /// Seconds until one request more than `remaining` may be made: until
+    /// `remaining` grows by one when allowed, `retry_after` when refused.
+    /// Until then `remaining` is all the key can use; never more than one
+    /// request's refill time.
+    pub next: u64,
 }
 
 impl Gcra {
@@ -48,14 +57,25 @@ impl Gcra {
         Self {
             interval,
             tolerance: interval.saturating_mul(capacity - 1),
+            requests,
             capacity,
             window,
         }
     }
 
-    /// Requests the bucket holds.
+    /// Requests the bucket holds: `requests + burst`.
     pub fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    /// Requests per period: the rate the bucket refills at.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Requests the bucket holds beyond `requests`.
+    pub fn burst(&self) -> u64 {
+        self.capacity - self.requests
     }
 
     /// The period, in seconds.
@@ -80,21 +100,28 @@ impl Gcra {
         let tat = state.unwrap_or(now).clamp(now, ceiling);
         let allow_until = now.saturating_add(self.tolerance);
         if tat > allow_until {
+            let retry_after = seconds_up(tat - allow_until).max(1);
             return Decision {
                 allowed: false,
                 tat,
                 remaining: 0,
                 reset: seconds_up(tat - now),
-                retry_after: seconds_up(tat - allow_until).max(1),
+                retry_after,
+                next: retry_after,
             };
         }
-        let next = tat.saturating_add(self.interval);
+        let after = tat.saturating_add(self.interval);
+        // `slack` is how far the TAT may still advance now: `remaining`
+        // whole requests, and a part of one that is complete once the rest
+        // of that request's interval has passed.
+        let slack = allow_until - tat;
         Decision {
             allowed: true,
-            tat: next,
-            remaining: (allow_until - tat) / self.interval,
-            reset: seconds_up(next - now),
+            tat: after,
+            remaining: slack / self.interval,
+            reset: seconds_up(after - now),
             retry_after: 0,
+            next: seconds_up(self.interval - slack % self.interval),
         }
     }
 }
@@ -172,8 +199,54 @@ mod tests {
         );
         let third = g.decide(Some(second.tat), T0);
         assert!(!third.allowed);
-        assert_eq!((third.remaining, third.retry_after, third.reset), (0, 1, 1));
+        assert_eq!(
+            (third.remaining, third.retry_after, third.reset, third.next),
+            (0, 1, 1, 1)
+        );
         assert_eq!(third.tat, second.tat, "a refusal changes nothing");
+    }
+
+    #[test]
+    fn next_and_reset_say_when_more_passes() {
+        // 100 a minute with a burst of 20, and 2 an hour with a burst of 1,
+        // requests at uneven times: `next` seconds on, one more than
+        // `remaining` passes at once (exactly `retry_after` when refused);
+        // `reset` seconds on, the whole bucket. Neither is ever later than
+        // the rule allows: one request's refill time, and the window plus
+        // the burst's refill time.
+        for (g, step) in [
+            (gcra(100, Period::Minute, 20), 170_000_000),
+            (gcra(2, Period::Hour, 1), 700 * NANOS),
+        ] {
+            let interval_s = (g.window() * NANOS / g.requests()).div_ceil(NANOS);
+            let full_s = (g.window() * NANOS / g.requests() * g.capacity()).div_ceil(NANOS);
+            assert!(full_s <= g.window() + (g.window() * g.burst()).div_ceil(g.requests()));
+            let mut state = None;
+            for i in 0..400 {
+                let now = T0 + step * (i / 3);
+                let d = g.decide(state, now);
+                assert!(d.next >= 1 && d.next <= interval_s, "{d:?}");
+                assert!(d.reset <= full_s, "{d:?}");
+                if !d.allowed {
+                    assert_eq!(d.next, d.retry_after, "{d:?}");
+                }
+                let mut after = Some(d.tat);
+                let more = run(&g, &mut after, now + d.next * NANOS, 1000);
+                assert!(more > usize::try_from(d.remaining).unwrap(), "{d:?}");
+                let mut after = Some(d.tat);
+                let all = run(&g, &mut after, now + d.reset * NANOS, 1000);
+                assert_eq!(all, usize::try_from(g.capacity()).unwrap(), "{d:?}");
+                state = Some(d.tat);
+            }
+        }
+    }
+
+    #[test]
+    fn the_rate_and_the_burst_are_told_apart() {
+        let g = gcra(100, Period::Minute, 20);
+        assert_eq!((g.requests(), g.burst(), g.capacity()), (100, 20, 120));
+        let g = gcra(3, Period::Second, 0);
+        assert_eq!((g.requests(), g.burst(), g.capacity()), (3, 0, 3));
     }
 
     #[test]
