@@ -61,9 +61,11 @@ pub struct CappedLabel {
 pub enum Admitted {
     /// Kept, as this (cleaned) value.
     Yes(String),
-    /// Over the cap, or the set could not be checked (counted in
-    /// `<prefix>_label_admission_errors_total`): record [`OTHER`].
+    /// Over the cap: record [`OTHER`], and count an overflow.
     Overflow,
+    /// The set could not be checked (counted in
+    /// `<prefix>_label_admission_errors_total`): record [`OTHER`].
+    Unavailable,
 }
 
 impl CappedLabel {
@@ -151,7 +153,7 @@ impl CappedLabel {
             self.key
         );
         self.errors.increment(proxy);
-        Admitted::Overflow
+        Admitted::Unavailable
     }
 }
 
@@ -293,7 +295,7 @@ mod tests {
         let mut host = FakeHost::new();
         let key = "meshwasm.metrics.mw.route";
         host.process.borrow_mut().before_next_write = Some(other_workers(key, 1000, false));
-        assert_eq!(label.admit(&mut host, "mine"), Admitted::Overflow);
+        assert_eq!(label.admit(&mut host, "mine"), Admitted::Unavailable);
         assert_eq!(host.counter(ERRORS), 1);
         assert!(host.process.borrow().before_next_write.is_some(), "gave up");
     }
@@ -303,7 +305,7 @@ mod tests {
         let label = CappedLabel::new("mw", "route", 100);
         let mut host = FakeHost::new();
         host.process.borrow_mut().fail_shared_data = true;
-        assert_eq!(label.admit(&mut host, "mine"), Admitted::Overflow);
+        assert_eq!(label.admit(&mut host, "mine"), Admitted::Unavailable);
         assert_eq!(host.counter(ERRORS), 1);
     }
 

@@ -58,6 +58,7 @@ impl MetricsStage {
                 self.filter.count_overflow(request, which);
                 OTHER.to_owned()
             }
+            Admitted::Unavailable => OTHER.to_owned(),
         }
     }
 }

@@ -239,14 +239,17 @@ fn the_filter_refuses_a_remembered_token_in_a_place_its_provider_does_not_read()
     };
 
     let mut host = request("/", &[("authorization", &format!("Bearer {t}"))]);
-    assert_eq!(filter.stage().on_request_headers(&mut host), Flow::Continue);
+    assert_eq!(
+        filter.stage().on_request_headers(&mut host.view()),
+        Flow::Continue
+    );
     assert_eq!(
         host.values(HeaderMap::Request, "x-meshwasm-consumer"),
         ["dave"]
     );
 
     let mut host = request(&format!("/?access_token={t}"), &[]);
-    match filter.stage().on_request_headers(&mut host) {
+    match filter.stage().on_request_headers(&mut host.view()) {
         Flow::Respond(answer) => assert_eq!(answer.status, 401),
         other => panic!("a remembered token passed from the query: {other:?}"),
     }

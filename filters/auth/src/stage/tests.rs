@@ -293,7 +293,8 @@ fn rules_forbid_other_consumers_and_missing_claims() {
 fn remote_jwt() -> Rc<Auth> {
     auth(json!({"jwt": {"providers": [{
         "name": "idp", "issuer": "https://idp",
-        "remote_jwks": {"cluster": "idp", "path": "/jwks", "unknown_kid_refresh_seconds": 30}
+        "remote_jwks": {"cluster": "idp", "path": "/jwks", "unknown_kid_refresh_seconds": 30,
+                        "allow_symmetric_keys": true}
     }]}}))
 }
 

@@ -89,7 +89,7 @@ fn exactly_the_limit_passes_then_429s_say_when_to_return() {
     );
     assert_eq!(
         header(&answer, "ratelimit"),
-        Some("\"per-client\";r=0;t=60")
+        Some("\"per-client\";r=0;t=20")
     );
     let body: Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(body["error"], "rate_limited");
