@@ -487,3 +487,102 @@ fn decisions_are_counted_by_reason() {
     assert_eq!(count("unauthorized", "invalid_api_key"), 1);
     assert_eq!(count("allowed", "anonymous"), 1);
 }
+
+#[test]
+fn paths_it_cannot_decode_or_that_are_long_still_meet_their_rule() {
+    let filter = auth(json!({
+        "api_key": {"consumers": [{"name": "alice", "key": "alice-key"}]},
+        "rules": [{"match": {"path": {"prefix": "/public/"}}, "anonymous": true}]
+    }));
+    let long = format!("/public/{}", "a".repeat(20 * 1024));
+    assert_eq!(
+        run(&filter, &mut request("GET", &long, &[])),
+        Flow::Continue
+    );
+    let mut raw = FakeHost::with_raw_request(&[(":method", b"GET"), (":path", b"/public/\xff")]);
+    assert_eq!(run(&filter, &mut raw), Flow::Continue);
+    let mut raw = FakeHost::with_raw_request(&[(":method", b"GET"), (":path", b"/admin/\xff")]);
+    assert_eq!(denial(run(&filter, &mut raw)).status, 401);
+    let mut raw = FakeHost::with_raw_request(&[
+        (":method", b"GET"),
+        (":path", b"/admin/\xff"),
+        ("x-api-key", b"alice-key\xff"),
+    ]);
+    assert_eq!(denial(run(&filter, &mut raw)).status, 401);
+}
+
+#[test]
+fn every_credential_the_filter_reads_stays_off_the_upstream() {
+    let mut config = inline_jwt(json!({"from": [
+        {"header": {"name": "authorization", "prefix": "Bearer "}},
+        {"query": "access_token"}, {"cookie": "session"}
+    ]}));
+    config["api_key"] = json!({"consumers": [{"name": "alice", "key": "alice-key"}]});
+    config["rules"] = json!([{"match": {}, "accept": ["api_key", "jwt"]}]);
+    let filter = auth(config);
+    let jwt = token("k1", claims("dave"));
+
+    // An unused bearer token beside an accepted API key.
+    let mut host = request(
+        "GET",
+        &format!("/a?access_token={jwt}&x=1"),
+        &[
+            ("x-api-key", "alice-key"),
+            ("authorization", "Bearer unused"),
+            ("cookie", "theme=dark; session=also-unused"),
+        ],
+    );
+    assert_eq!(run(&filter, &mut host), Flow::Continue);
+    assert_eq!(consumer(&host), ["alice"]);
+    assert!(host.values(HeaderMap::Request, "authorization").is_empty());
+    assert!(host.values(HeaderMap::Request, "x-api-key").is_empty());
+    assert_eq!(host.values(HeaderMap::Request, ":path"), ["/a?x=1"]);
+    assert_eq!(host.values(HeaderMap::Request, "cookie"), ["theme=dark"]);
+
+    // A refused API key beside an accepted token.
+    let bearer = format!("Bearer {jwt}");
+    let mut host = request(
+        "GET",
+        "/a",
+        &[("x-api-key", "wrong"), ("authorization", &bearer)],
+    );
+    assert_eq!(run(&filter, &mut host), Flow::Continue);
+    assert_eq!(consumer(&host), ["dave"]);
+    assert!(host.values(HeaderMap::Request, "x-api-key").is_empty());
+    assert!(host.values(HeaderMap::Request, "authorization").is_empty());
+}
+
+#[test]
+fn an_authorization_service_allow_forwards_credentials_only_when_asked() {
+    let sent = [("authorization", "opaque"), ("cookie", "sid=1")];
+    for (forward, kept) in [(false, 0), (true, 1)] {
+        let filter = authz(json!({"forward": forward}));
+        let mut host = request("GET", "/", &sent);
+        let mut stage = filter.stage();
+        assert_eq!(stage.on_request_headers(&mut host.view()), Flow::Pause);
+        let flow = stage.on_call_response(&mut host.view(), 1, &answer(200, &[], ""));
+        assert_eq!(flow, Flow::Continue);
+        for (name, _) in sent {
+            assert_eq!(
+                host.values(HeaderMap::Request, name).len(),
+                kept,
+                "{name} with forward: {forward}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_authorization_service_that_cannot_be_called_is_unavailable() {
+    let filter = authz(json!({}));
+    let mut host = request("GET", "/", &[("authorization", "opaque")]);
+    host.refuse_calls = true;
+    let answer = denial(run(&filter, &mut host));
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        body(&answer)["message"],
+        "the authorization service is unavailable"
+    );
+    let open = authz(json!({"failure_mode_allow": true}));
+    assert_eq!(run(&open, &mut host), Flow::Continue);
+}

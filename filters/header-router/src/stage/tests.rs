@@ -249,3 +249,72 @@ fn later_rules_see_the_rewritten_path() {
     run(&filter, &mut host);
     assert_eq!(one(&host, "x-seen").as_deref(), Some("/new/x"));
 }
+
+#[test]
+fn paths_it_cannot_decode_or_that_are_long_still_meet_their_rule() {
+    let filter = router(json!([{
+        "name": "admin", "match": {"path": {"prefix": "/admin/"}},
+        "respond": {"direct": {"status": 404, "body": "no"}}
+    }]));
+    let long = format!("/admin/{}", "a".repeat(20 * 1024));
+    let answered = |flow| matches!(flow, Flow::Respond(a) if a.status == 404);
+    assert!(answered(run(&filter, &mut request("GET", &long, &[]))));
+    let mut raw = FakeHost::with_raw_request(&[(":method", b"GET"), (":path", b"/admin/\xff")]);
+    assert!(answered(run(&filter, &mut raw)));
+}
+
+#[test]
+fn control_characters_never_reach_a_header() {
+    let filter = router(json!([{
+        "name": "copy", "match": {"path": {"prefix": "/"}},
+        "request_headers": {"set": [{"name": "x-lang", "value": "{query.lang}"},
+                                    {"name": "x-ua", "value": "{header.x-agent}"}]}
+    }]));
+    let proxy = FakeHost::new();
+    for (dropped, (path, agent)) in (1..).zip([
+        ("/?lang=%01", "ok"),
+        ("/?lang=%1b%5b31m", "ok"),
+        ("/?lang=%7f", "ok"),
+        ("/?lang=de", "\u{1b}[31m"),
+        ("/?lang=de", "a\u{7f}"),
+    ]) {
+        let mut host = proxy.sharing(&[(":method", "GET"), (":path", path), ("x-agent", agent)]);
+        assert_eq!(run(&filter, &mut host), Flow::Continue);
+        let sent = [one(&host, "x-lang"), one(&host, "x-ua")];
+        assert!(
+            sent.iter()
+                .flatten()
+                .all(|v| meshwasm_core::names::is_field_value(v)),
+            "{path} {agent:?} sent {sent:?}"
+        );
+        assert_eq!(
+            sent.iter().filter(|v| v.is_none()).count(),
+            1,
+            "{path} {agent:?}"
+        );
+        assert_eq!(
+            host.counter("rule=.=copy;.;meshwasm_headerrouter_dropped_values_total"),
+            dropped
+        );
+    }
+}
+
+#[test]
+fn a_redirect_that_cannot_be_sent_is_a_400() {
+    let filter = router(json!([{
+        "name": "lang", "match": {"path": {"prefix": "/go"}},
+        "respond": {"redirect": {"location": "https://{query.to}/"}}
+    }]));
+    let Flow::Respond(answer) = run(
+        &filter,
+        &mut request("GET", "/go?to=a%0d%0aSet-Cookie:x", &[]),
+    ) else {
+        panic!("the request went upstream");
+    };
+    assert_eq!(answer.status, 400);
+    let Flow::Respond(answer) = run(&filter, &mut request("GET", "/go?to=shop.example", &[]))
+    else {
+        panic!("no redirect");
+    };
+    assert_eq!(answer.status, 302);
+}

@@ -253,3 +253,54 @@ fn the_timer_sweeps_idle_buckets() {
         .collect();
     assert_eq!(values, [0], "the one bucket used is blank");
 }
+
+#[test]
+fn paths_it_cannot_decode_or_that_are_long_are_still_limited() {
+    let filter = filter(
+        json!({"rules": [{"name": "api", "match": {"path": {"prefix": "/api/"}},
+                          "limit": {"requests": 1, "per": "minute"}}]}),
+    );
+    let proxy = Proxy::new();
+    let long = format!("/api/{}", "a".repeat(20 * 1024));
+    let mut first = proxy.request("1.1.1.1", &[(":path", long.as_str())]);
+    first
+        .set_header(HeaderMap::Request, ":path", &long)
+        .unwrap();
+    assert_eq!(send(&filter, &mut first), Flow::Continue);
+    let mut raw_path = FakeHost::with_raw_request(&[(":method", b"GET"), (":path", b"/api/\xff")]);
+    raw_path.process = Rc::clone(&proxy.first.process);
+    raw_path.now = proxy.first.now;
+    assert!(
+        matches!(send(&filter, &mut raw_path), Flow::Respond(a) if a.status == 429),
+        "a path that is not UTF-8 escaped the limit"
+    );
+}
+
+#[test]
+fn forwarded_for_headers_it_cannot_decode_or_that_are_long_keep_the_client_apart() {
+    let filter = filter(json!({"client_address": {"xff_trusted_hops": 1},
+               "rules": [{"name": "per-client", "key": ["client_address"],
+                          "limit": {"requests": 1, "per": "minute"}}]}));
+    let proxy = Proxy::new();
+    let long = format!("{}9.9.9.9", "1.2.3.4, ".repeat(3_000));
+    let mut sent = |xff: &[u8]| {
+        let mut host = FakeHost::with_raw_request(&[
+            (":method", b"GET"),
+            (":path", b"/"),
+            ("x-forwarded-for", xff),
+        ]);
+        host.process = Rc::clone(&proxy.first.process);
+        host.now = proxy.first.now;
+        host.properties
+            .insert("source.address".into(), b"10.0.0.1:5555".to_vec());
+        matches!(send(&filter, &mut host), Flow::Continue)
+    };
+    assert!(sent(long.as_bytes()), "9.9.9.9's first request");
+    assert!(!sent(b"9.9.9.9"), "the long header was 9.9.9.9's");
+    assert!(
+        sent(b"8.8.8.8, \xff\xfe"),
+        "an unreadable entry is its own client"
+    );
+    assert!(sent(b"10.0.0.1"), "the proxy's own bucket is untouched");
+    assert!(!sent(b"7.7.7.7, \xff\xfe"), "and it stays that client's");
+}
