@@ -143,6 +143,26 @@ impl WasmFilter {
     }
 }
 
+/// The HTTP connection manager settings of a secure sidecar (README,
+/// "Secure sidecar settings"), which every shipped Envoy config has and
+/// every test bootstrap has unless it asks for [`Bootstrap::envoy_defaults`]:
+/// paths normalized before any filter sees them (dot segments, `//`,
+/// percent-encoded letters; an escaped `/` or `\` answered with a redirect
+/// to the unescaped path), the client's address taken from the connection
+/// rather than from `x-forwarded-for`, and headers with `_` in their name
+/// refused. `xff_num_trusted_hops`: proxies in front of Envoy whose
+/// `x-forwarded-for` entries are trusted (0 when clients connect directly).
+pub fn secure_sidecar_settings(xff_num_trusted_hops: u32) -> Value {
+    json!({
+        "normalize_path": true,
+        "merge_slashes": true,
+        "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT",
+        "use_remote_address": true,
+        "xff_num_trusted_hops": xff_num_trusted_hops,
+        "common_http_protocol_options": { "headers_with_underscores_action": "REJECT_REQUEST" },
+    })
+}
+
 /// A whole Envoy configuration for one test.
 #[derive(Debug, Clone)]
 pub struct Bootstrap {
@@ -150,6 +170,8 @@ pub struct Bootstrap {
     clusters: Vec<(String, SocketAddr)>,
     header_routes: Vec<(String, String, String)>,
     extra_labels: Vec<String>,
+    envoy_defaults: bool,
+    xff_num_trusted_hops: u32,
 }
 
 impl Bootstrap {
@@ -160,7 +182,25 @@ impl Bootstrap {
             clusters: vec![(upstream.name().to_owned(), upstream.addr())],
             header_routes: Vec::new(),
             extra_labels: Vec::new(),
+            envoy_defaults: false,
+            xff_num_trusted_hops: 0,
         }
+    }
+
+    /// Leaves the listener at Envoy's defaults instead of
+    /// [`secure_sidecar_settings`]: only for a test that shows what those
+    /// settings close.
+    pub fn envoy_defaults(mut self) -> Self {
+        self.envoy_defaults = true;
+        self
+    }
+
+    /// Trusts `hops` proxies in front of Envoy: the client's address (what
+    /// filters read as the source address) is the entry that many from the
+    /// right of `x-forwarded-for`, as those proxies appended it.
+    pub fn xff_num_trusted_hops(mut self, hops: u32) -> Self {
+        self.xff_num_trusted_hops = hops;
+        self
     }
 
     /// Adds a filter after those added before.
@@ -210,7 +250,9 @@ impl Bootstrap {
     /// The bootstrap as Envoy reads it, its files under `dir`. Ports are 0: Envoy picks free ones
     /// and the launcher asks the admin API which. Routes are named
     /// `default` and `to-<cluster>`; stats flush every second, so
-    /// histograms show up quickly.
+    /// histograms show up quickly. The listener has the
+    /// [`secure_sidecar_settings`] unless [`Bootstrap::envoy_defaults`] was
+    /// asked for.
     pub fn to_json(&self, dir: &Path) -> Value {
         let default_cluster = self.clusters.first().map(|(n, _)| n.clone());
         let mut routes: Vec<Value> = self
@@ -253,6 +295,25 @@ impl Bootstrap {
                 json!({ "tag_name": label, "regex": meshwasm_core::metrics::stats_tag_regex(label) })
             })
             .collect();
+        let mut connection_manager = json!({
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "ingress",
+            "route_config": {
+                "name": "local",
+                "virtual_hosts": [{
+                    "name": "all",
+                    "domains": ["*"],
+                    "routes": routes,
+                }],
+            },
+            "http_filters": http_filters,
+        });
+        if !self.envoy_defaults {
+            let settings = secure_sidecar_settings(self.xff_num_trusted_hops);
+            for (name, value) in settings.as_object().into_iter().flatten() {
+                connection_manager[name.as_str()] = value.clone();
+            }
+        }
         json!({
             "node": { "id": "meshwasm-e2e", "cluster": "meshwasm-e2e" },
             "admin": { "address": socket(([127, 0, 0, 1], 0).into()) },
@@ -265,19 +326,7 @@ impl Bootstrap {
                     "filter_chains": [{
                         "filters": [{
                             "name": "envoy.filters.network.http_connection_manager",
-                            "typed_config": {
-                                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                                "stat_prefix": "ingress",
-                                "route_config": {
-                                    "name": "local",
-                                    "virtual_hosts": [{
-                                        "name": "all",
-                                        "domains": ["*"],
-                                        "routes": routes,
-                                    }],
-                                },
-                                "http_filters": http_filters,
-                            },
+                            "typed_config": connection_manager,
                         }],
                     }],
                 }],

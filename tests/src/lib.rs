@@ -12,6 +12,10 @@
 //! assert_eq!(answer.status, 200);
 //! ```
 //!
+//! The listener has the secure sidecar settings every shipped config has
+//! ([`secure_sidecar_settings`]); [`Bootstrap::envoy_defaults`] leaves them
+//! out for a test that shows what they close.
+//!
 //! Where things are: `ENVOY` names the Envoy binary (default: the
 //! project's `.venv/bin/envoy`, installed by `make envoy`);
 //! `MESHWASM_WASM_DIR` the built modules (default:
@@ -22,7 +26,7 @@ mod client;
 mod envoy;
 pub mod tokens;
 
-pub use bootstrap::{Bootstrap, WasmFilter};
+pub use bootstrap::{secure_sidecar_settings, Bootstrap, WasmFilter};
 pub use client::{send, Answer};
 pub use envoy::{Envoy, StartError};
 pub use meshwasm_echo::{Echo, Received, Reply};

@@ -129,13 +129,24 @@ fn a_429_says_when_to_come_back_and_the_bucket_refills() {
     assert_eq!(envoy.get("/", &[]).status, 200, "refilled after the window");
 }
 
+/// One trusted proxy in front, set where it belongs: on Envoy
+/// (`xff_num_trusted_hops`), whose client address the filter keys on. (With
+/// `use_remote_address`, Envoy appends the address it saw to
+/// `x-forwarded-for`, so the filter's own `xff_trusted_hops: 1` would name
+/// that entry, the same for every client.)
 #[test]
 fn clients_are_told_apart_past_trusted_proxies_only() {
-    let (envoy, _backend) = start(json!({
-        "rules": [{ "name": "per-client", "key": ["client_address"],
-                    "limit": { "requests": 2, "per": "minute" } }],
-        "client_address": { "xff_trusted_hops": 1 }
-    }));
+    let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
+    let envoy = Envoy::start(&Bootstrap::new(&backend).xff_num_trusted_hops(1).filter(
+        WasmFilter::new(
+            "rate-limit",
+            json!({
+                "rules": [{ "name": "per-client", "key": ["client_address"],
+                            "limit": { "requests": 2, "per": "minute" } }]
+            }),
+        ),
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     let from = |xff: &str| envoy.get("/", &[("x-forwarded-for", xff)]).status;
     assert_eq!(
         [from("1.1.1.1"), from("1.1.1.1"), from("1.1.1.1")],
