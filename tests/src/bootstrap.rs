@@ -189,7 +189,8 @@ impl Bootstrap {
 
     /// Leaves the listener at Envoy's defaults instead of
     /// [`secure_sidecar_settings`]: only for a test that shows what those
-    /// settings close.
+    /// settings close, or one that needs requests to reach the filters as
+    /// clients sent them (paths not normalised).
     pub fn envoy_defaults(mut self) -> Self {
         self.envoy_defaults = true;
         self

@@ -147,6 +147,24 @@ impl Envoy {
         client::send(method, &format!("{}{path}", self.listener), headers, body)
     }
 
+    /// Sends request bytes exactly as given over HTTP/1.1 (see
+    /// [`client::send_raw`]).
+    pub fn send_raw(&self, request: &[u8]) -> Answer {
+        client::send_raw(self.listener_addr(), request)
+    }
+
+    /// Sends one HTTP/2 request with header bytes exactly as given (see
+    /// [`client::send_h2`]).
+    pub fn send_h2(&self, headers: &[(&[u8], &[u8])]) -> Answer {
+        client::send_h2(&crate::venv_python(), self.listener_addr(), headers)
+    }
+
+    fn listener_addr(&self) -> &str {
+        self.listener
+            .strip_prefix("http://")
+            .unwrap_or(&self.listener)
+    }
+
     /// Sends a GET to the admin API, e.g. `/stats/prometheus`.
     pub fn admin_get(&self, path: &str) -> Answer {
         client::send("GET", &format!("{}{path}", self.admin), &[], b"")

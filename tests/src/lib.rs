@@ -27,7 +27,7 @@ mod envoy;
 pub mod tokens;
 
 pub use bootstrap::{secure_sidecar_settings, Bootstrap, WasmFilter};
-pub use client::{send, Answer};
+pub use client::{send, send_h2, send_raw, Answer};
 pub use envoy::{Envoy, StartError};
 pub use meshwasm_echo::{Echo, Received, Reply};
 
@@ -54,6 +54,14 @@ pub fn envoy_binary() -> PathBuf {
     std::env::var_os("ENVOY")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join(".venv/bin/envoy"))
+}
+
+/// The project venv's Python (with the `h2` package, installed by `make
+/// venv`), or `MESHWASM_PYTHON`.
+pub fn venv_python() -> PathBuf {
+    std::env::var_os("MESHWASM_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"))
 }
 
 /// Every filter, by the name its module is built under.

@@ -53,7 +53,9 @@ pub(crate) fn read_request(upstream: &str, reader: &mut impl BufRead) -> Option<
     None
 }
 
-/// One line without its CRLF; `None` at EOF or when too long.
+/// One line without its CRLF, bytes that are not UTF-8 as U+FFFD (a
+/// hostile test may send them through a proxy that passes them on); `None`
+/// at EOF or when too long.
 fn read_line(reader: &mut impl BufRead) -> Option<String> {
     let mut line = Vec::new();
     let n = reader
@@ -66,7 +68,7 @@ fn read_line(reader: &mut impl BufRead) -> Option<String> {
     while matches!(line.last(), Some(b'\n' | b'\r')) {
         line.pop();
     }
-    String::from_utf8(line).ok()
+    Some(String::from_utf8_lossy(&line).into_owned())
 }
 
 fn read_body(reader: &mut impl BufRead, headers: &BTreeMap<String, String>) -> Option<Vec<u8>> {
