@@ -34,7 +34,6 @@ it runs in (to sign the RS256 and ES256 tokens).
 import argparse
 import base64
 import datetime
-import hashlib
 import http.client
 import json
 import os
@@ -175,37 +174,22 @@ def module(name: str) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-METRICS = {"prefix": "meshwasm", "consumer_header": "x-meshwasm-consumer"}
-AUTH_API_KEY = {
-    "identity_header": "x-meshwasm-consumer",
-    "api_key": {
-        "consumers": [
-            {"name": "alice", "key": CONSUMERS["alice"]},
-            {"name": "bob", "key_sha256": hashlib.sha256(CONSUMERS["bob"].encode()).hexdigest()},
-            {"name": "carol", "key": CONSUMERS["carol"]},
-            {"name": "dave", "key": CONSUMERS["dave"]},
-        ]
-    },
-    "rules": [{"match": {"path": {"exact": "/healthz"}}, "anonymous": True}],
-}
+CONFIGS = ROOT / "tools/bench-configs"
+
+
+def config(name: str) -> dict:
+    """A filter configuration from tools/bench-configs, the one source the
+    host-call guard test (filters/chain/tests/host_calls.rs) reads too."""
+    return json.loads((CONFIGS / f"{name}.json").read_text())
+
+
+METRICS = config("metrics")
+AUTH_API_KEY = config("auth-api-key")
 # A limit never reached, one bucket per tenant.
-RATE_LIMIT = {
-    "rules": [
-        {"name": "per-tenant", "key": [{"header": "x-tenant"}], "limit": {"requests": 1_000_000, "per": "second"}}
-    ]
-}
+RATE_LIMIT = config("rate-limit")
 # Ten tenants, each routed by its own rule; the benchmark request is the last.
-HEADER_ROUTER = {
-    "rules": [
-        {
-            "name": f"tenant-{i}",
-            "match": {"headers": [{"name": "x-tenant", "exact": f"tenant-{i}"}]},
-            "request_headers": {"set": [{"name": "x-route-version", "value": f"v{i}"}]},
-        }
-        for i in range(1, 11)
-    ]
-}
-TRIVIAL = {"rules": []}
+HEADER_ROUTER = config("header-router")
+TRIVIAL = config("trivial")
 
 
 def auth_jwt(key_name: str) -> dict:
