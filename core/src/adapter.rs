@@ -7,7 +7,7 @@
 
 use crate::config::{self, ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
-use crate::request::{Headers, Request};
+use crate::request::{Headers, ReadPlan, Request};
 use crate::stage::{
     CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, MetricKind, OutboundCall, Proxy,
     Shared, Stage, Written, MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
@@ -24,7 +24,12 @@ pub fn start<F: Filter>() {
     // Debug and trace lines are not even formatted in the hot path; Envoy
     // filters what it prints with `--component-log-level wasm:...`.
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| Box::new(Root::<F> { filter: None }));
+    proxy_wasm::set_root_context(|_| {
+        Box::new(Root::<F> {
+            filter: None,
+            plans: Rc::default(),
+        })
+    });
 }
 
 /// Declares the module's entry point for a [`Filter`]: one line in the
@@ -40,9 +45,20 @@ macro_rules! export_filter {
     };
 }
 
-/// The per-plugin root context: holds the configured filter.
+/// The per-plugin root context: holds the configured filter, and what its
+/// requests taught about reading headers.
 struct Root<F> {
     filter: Option<Rc<F>>,
+    plans: Rc<Plans>,
+}
+
+/// A [`ReadPlan`] per kind of callback.
+#[derive(Debug, Default)]
+struct Plans {
+    request_headers: ReadPlan,
+    call_response: ReadPlan,
+    response_headers: ReadPlan,
+    log: ReadPlan,
 }
 
 impl<F: Filter> Root<F> {
@@ -97,6 +113,7 @@ impl<F: Filter> RootContext for Root<F> {
         let filter = self.filter.as_ref()?;
         Some(Box::new(Http {
             stage: filter.stage(),
+            plans: Rc::clone(&self.plans),
         }))
     }
 
@@ -116,15 +133,17 @@ impl<F: Filter> RootContext for Root<F> {
 /// request since the last one).
 struct Http<S> {
     stage: S,
+    plans: Rc<Plans>,
 }
 
 impl<S: Stage> Context for Http<S> {
     fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         let response = read_call_response(headers, body_size);
-        match self
-            .stage
-            .on_call_response(&mut Request::new(&mut ProxyHost), token, &response)
-        {
+        match self.stage.on_call_response(
+            &mut Request::planned(&mut ProxyHost, Some(&self.plans.call_response)),
+            token,
+            &response,
+        ) {
             Flow::Continue => {
                 if let Err(status) = hostcalls::resume_http_request() {
                     log::error!("meshwasm: could not resume a request: {status:?}");
@@ -138,10 +157,10 @@ impl<S: Stage> Context for Http<S> {
 
 impl<S: Stage> HttpContext for Http<S> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match self
-            .stage
-            .on_request_headers(&mut Request::new(&mut ProxyHost))
-        {
+        match self.stage.on_request_headers(&mut Request::planned(
+            &mut ProxyHost,
+            Some(&self.plans.request_headers),
+        )) {
             Flow::Continue => Action::Continue,
             Flow::Respond(answer) => {
                 send(&answer);
@@ -152,13 +171,16 @@ impl<S: Stage> HttpContext for Http<S> {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        self.stage
-            .on_response_headers(&mut Request::new(&mut ProxyHost));
+        self.stage.on_response_headers(&mut Request::planned(
+            &mut ProxyHost,
+            Some(&self.plans.response_headers),
+        ));
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        self.stage.on_log(&mut Request::new(&mut ProxyHost));
+        self.stage
+            .on_log(&mut Request::planned(&mut ProxyHost, Some(&self.plans.log)));
     }
 }
 

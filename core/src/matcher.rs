@@ -243,26 +243,29 @@ pub struct RequestMatch {
 }
 
 impl RequestMatch {
-    /// Whether the request matches. Path, method and query are checked
+    /// Whether the request matches. Path, query and method are checked
     /// first; the host, headers and cookies are read only if they match.
+    /// Nothing is read that no condition asks for.
     pub fn matches(&self, request: &Request<'_>) -> Result<bool, HostError> {
-        let path = request.path()?;
-        let bare = path.split_once('?').map_or(&*path, |(p, _)| p);
-        if !self.path.as_ref().is_none_or(|p| p.matches(bare)) {
-            return Ok(false);
+        if self.path.is_some() || !self.query.is_empty() {
+            let path = request.path()?;
+            let bare = path.split_once('?').map_or(&*path, |(p, _)| p);
+            if !self.path.as_ref().is_none_or(|p| p.matches(bare)) {
+                return Ok(false);
+            }
+            if !self
+                .query
+                .iter()
+                .all(|q| q.matches(request::query_param(&path, &q.name).as_deref()))
+            {
+                return Ok(false);
+            }
         }
         if !self.methods.is_empty() {
             let method = request.method()?;
             if !self.methods.iter().any(|m| *m == method) {
                 return Ok(false);
             }
-        }
-        if !self
-            .query
-            .iter()
-            .all(|q| q.matches(request::query_param(&path, &q.name).as_deref()))
-        {
-            return Ok(false);
         }
         if let Some(host) = &self.host {
             if !host.matches(&request.header_text(":authority")?.unwrap_or_default()) {
@@ -282,6 +285,12 @@ impl RequestMatch {
             .cookies
             .iter()
             .all(|c| c.matches(request::cookie(&cookies, &c.name))))
+    }
+
+    /// Whether the path is matched by a regex, whose groups
+    /// [`RequestMatch::path_captures`] gives.
+    pub fn captures_path(&self) -> bool {
+        matches!(self.path, Some(PathMatch::Regex(_)))
     }
 
     /// The capture groups of a regex path match (group 0 first); empty

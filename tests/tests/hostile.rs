@@ -55,7 +55,12 @@ fn start() -> (Envoy, Echo) {
 
 /// A GET over HTTP/1.1 with the path and extra header lines as raw bytes.
 fn http1(envoy: &Envoy, path: &[u8], headers: &[&[u8]]) -> Answer {
-    let mut request = [b"GET ", path, b" HTTP/1.1\r\nhost: shop\r\nconnection: close\r\n"].concat();
+    let mut request = [
+        b"GET ",
+        path,
+        b" HTTP/1.1\r\nhost: shop\r\nconnection: close\r\n",
+    ]
+    .concat();
     for header in headers {
         request.extend_from_slice(header);
         request.extend_from_slice(b"\r\n");
@@ -93,7 +98,12 @@ fn still_alive(envoy: &Envoy) {
         assert_eq!(envoy.get("/", &[("x-api-key", "alice-key")]).status, 200);
     }
     let log = envoy.log();
-    for sign in ["panicked", "wasm trap", "Function: proxy_on", "Plugin configured to fail closed failed to load"] {
+    for sign in [
+        "panicked",
+        "wasm trap",
+        "Function: proxy_on",
+        "Plugin configured to fail closed failed to load",
+    ] {
         assert!(!log.contains(sign), "Envoy logged `{sign}`:\n{log}");
     }
 }
@@ -105,12 +115,23 @@ fn long_paths_meet_their_rules_over_both_protocols() {
     let admin = format!("/public/admin/{}", "a".repeat(40 * 1024));
     let secret = format!("/secret/{}", "a".repeat(40 * 1024));
     for (via, send) in [
-        ("http1", &(|p: &str| http1(&envoy, p.as_bytes(), &[])) as &dyn Fn(&str) -> Answer),
+        (
+            "http1",
+            &(|p: &str| http1(&envoy, p.as_bytes(), &[])) as &dyn Fn(&str) -> Answer,
+        ),
         ("http2", &|p: &str| http2(&envoy, p.as_bytes(), &[])),
     ] {
         assert_eq!(send(&long).status, 200, "{via}: anonymous long path");
-        assert_eq!(send(&admin).status, 404, "{via}: the admin rule was skipped");
-        assert_eq!(send(&secret).status, 401, "{via}: the auth rule was skipped");
+        assert_eq!(
+            send(&admin).status,
+            404,
+            "{via}: the admin rule was skipped"
+        );
+        assert_eq!(
+            send(&secret).status,
+            401,
+            "{via}: the auth rule was skipped"
+        );
     }
     assert_eq!(upstream.received().len(), 2);
     assert!(upstream.received().iter().all(|r| r.path == long));
@@ -154,11 +175,19 @@ fn credentials_it_cannot_read_are_refused_not_errors() {
         (b"x-api-key", b"alice-key\xff"),
         (b"x-api-key", &[b'k'; 20_000]),
         (b"authorization", b"Bearer \xff\xfe.\x80.x"),
-        (b"authorization", &[b"Bearer ".as_slice(), &[b'a'; 30_000]].concat()),
+        (
+            b"authorization",
+            &[b"Bearer ".as_slice(), &[b'a'; 30_000]].concat(),
+        ),
     ];
     for (name, value) in cases {
         let answer = http2(&envoy, b"/secret", &[(name, value)]);
-        assert_eq!(answer.status, 401, "{}: {answer:?}", String::from_utf8_lossy(name));
+        assert_eq!(
+            answer.status,
+            401,
+            "{}: {answer:?}",
+            String::from_utf8_lossy(name)
+        );
         assert_eq!(answer.json()["error"], "unauthorized");
     }
     assert!(upstream.received().is_empty());
@@ -170,10 +199,16 @@ fn duplicate_credentials_never_reach_the_upstream() {
     let (envoy, upstream) = start();
     let answer = envoy.get(
         "/orders",
-        &[("x-api-key", "alice-key"), ("authorization", "Bearer not-checked")],
+        &[
+            ("x-api-key", "alice-key"),
+            ("authorization", "Bearer not-checked"),
+        ],
     );
     assert_eq!(answer.status, 200);
-    let answer = envoy.get("/public/x", &[("x-api-key", "wrong"), ("authorization", "Bearer x")]);
+    let answer = envoy.get(
+        "/public/x",
+        &[("x-api-key", "wrong"), ("authorization", "Bearer x")],
+    );
     assert_eq!(answer.status, 200);
     for received in upstream.received() {
         assert_eq!(received.header("x-api-key"), None, "{received:?}");
@@ -230,7 +265,11 @@ fn oversized_forwarded_for_and_headers_are_no_5xx() {
         "a 22 KiB x-forwarded-for",
     );
     no_5xx(
-        &http2(&envoy, b"/public/x", &[(b"x-forwarded-for", b"\xff\xfe, 1.2.3.4")]),
+        &http2(
+            &envoy,
+            b"/public/x",
+            &[(b"x-forwarded-for", b"\xff\xfe, 1.2.3.4")],
+        ),
         "a non-UTF-8 x-forwarded-for",
     );
     let big = "c".repeat(70 * 1024);

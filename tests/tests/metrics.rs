@@ -35,7 +35,9 @@ fn a_known_mix_of_requests_shows_up_with_its_labels() {
                 "metrics",
                 json!({
                     "consumer_header": "x-meshwasm-consumer",
-                    "extra_labels": [{ "name": "tenant", "header": "x-tenant", "values": ["acme"] }]
+                    "extra_labels": [{ "name": "tenant", "header": "x-tenant", "values": ["acme"] }],
+                    "sizes": true,
+                    "in_flight": true
                 }),
             ))
             .filter(WasmFilter::new(

@@ -22,17 +22,30 @@ pub use parse::{
 
 use crate::stage::{HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared, Written};
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::time::SystemTime;
 
 /// A header map as read from the proxy: names lowercase, values as bytes,
 /// in the proxy's order.
 pub type Headers = Vec<(String, Vec<u8>)>;
 
+/// What a filter learned about its header reads in one kind of callback:
+/// whether they needed more than one header. The adapter keeps one per
+/// filter and callback kind, so once a request needed the whole map, later
+/// ones read it at once instead of one header first (one host call, not
+/// two).
+#[derive(Debug, Default)]
+pub struct ReadPlan {
+    whole_map: Cell<bool>,
+}
+
 /// One callback's view of the request: its headers, the client address,
 /// and the proxy behind it (as a [`Proxy`]).
 pub struct Request<'h> {
     host: &'h mut dyn Host,
+    plan: Option<&'h ReadPlan>,
+    /// The proxy's clock, read once per callback.
+    now: OnceCell<SystemTime>,
     /// The first request header read, fetched alone: its name and value.
     first: OnceCell<(String, Option<Vec<u8>>)>,
     /// The whole request header map, read at the second header.
@@ -58,8 +71,16 @@ fn text(bytes: &[u8]) -> Cow<'_, str> {
 impl<'h> Request<'h> {
     /// A fresh view over `host`: nothing is read until asked for.
     pub fn new(host: &'h mut dyn Host) -> Self {
+        Self::planned(host, None)
+    }
+
+    /// A fresh view over `host` that reads the way `plan` learned from
+    /// earlier callbacks of its kind, and teaches it what this one read.
+    pub fn planned(host: &'h mut dyn Host, plan: Option<&'h ReadPlan>) -> Self {
         Self {
             host,
+            plan,
+            now: OnceCell::new(),
             first: OnceCell::new(),
             map: OnceCell::new(),
             client: OnceCell::new(),
@@ -71,12 +92,11 @@ impl<'h> Request<'h> {
         if let Some(map) = self.map.get() {
             return Ok(find(map, name));
         }
+        let whole_map = self.plan.is_some_and(|p| p.whole_map.get());
         match self.first.get() {
             Some((first, value)) if first.eq_ignore_ascii_case(name) => Ok(value.as_deref()),
-            Some(_) => {
-                let map = self.host.headers(HeaderMap::Request)?;
-                Ok(find(self.map.get_or_init(|| map), name))
-            }
+            Some(_) => self.read_map(name),
+            None if whole_map => self.read_map(name),
             None => {
                 let value = self.host.header(HeaderMap::Request, name)?;
                 let (_, value) = self
@@ -84,6 +104,21 @@ impl<'h> Request<'h> {
                     .get_or_init(|| (name.to_ascii_lowercase(), value));
                 Ok(value.as_deref())
             }
+        }
+    }
+
+    /// Reads the whole request map, then finds a header in it.
+    fn read_map(&self, name: &str) -> Result<Option<&[u8]>, HostError> {
+        let map = self.host.headers(HeaderMap::Request)?;
+        Ok(find(self.map.get_or_init(|| map), name))
+    }
+
+    /// Whether the view knows the request has no header `name`.
+    fn known_absent(&self, name: &str) -> bool {
+        match (self.map.get(), self.first.get()) {
+            (Some(map), _) => find(map, name).is_none(),
+            (None, Some((first, value))) => first.eq_ignore_ascii_case(name) && value.is_none(),
+            (None, None) => false,
         }
     }
 
@@ -155,8 +190,12 @@ impl<'h> Request<'h> {
         Ok(())
     }
 
-    /// Removes every value of a header.
+    /// Removes every value of a header; no host call when the view knows
+    /// the request has none.
     pub fn remove_header(&mut self, map: HeaderMap, name: &str) -> Result<(), HostError> {
+        if map == HeaderMap::Request && self.known_absent(name) {
+            return Ok(());
+        }
         self.host.remove_header(map, name)?;
         self.changed(map, name, Vec::clear);
         Ok(())
@@ -217,9 +256,23 @@ fn take_values(map: &mut Headers, name: &str) -> Vec<Vec<u8>> {
     values
 }
 
+impl Drop for Request<'_> {
+    fn drop(&mut self) {
+        if let Some(plan) = self.plan.filter(|_| self.map.get().is_some()) {
+            plan.whole_map.set(true);
+        }
+    }
+}
+
 impl Proxy for Request<'_> {
+    /// The proxy's clock, read once per callback: every stage of a chain
+    /// sees the same instant.
     fn now(&self) -> Result<SystemTime, HostError> {
-        self.host.now()
+        if let Some(now) = self.now.get() {
+            return Ok(*now);
+        }
+        let now = self.host.now()?;
+        Ok(*self.now.get_or_init(|| now))
     }
 
     fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError> {

@@ -92,3 +92,43 @@ fn the_client_address_is_read_once_and_follows_forwarded_for_writes() {
     drop(request);
     assert_eq!(host.take_host_calls().get("property"), Some(&4));
 }
+
+#[test]
+fn a_plan_reads_the_map_at_once_once_a_request_needed_it() {
+    let plan = ReadPlan::default();
+    let mut host = FakeHost::with_request(&[(":path", "/a"), (":method", "GET")]);
+    for expected in [
+        [("header", 1), ("headers", 1)].as_slice(),
+        &[("headers", 1)],
+    ] {
+        {
+            let request = Request::planned(&mut host, Some(&plan));
+            assert_eq!(request.path().unwrap(), "/a");
+            assert_eq!(request.method().unwrap(), "GET");
+        }
+        assert_eq!(calls(&host), expected);
+    }
+}
+
+#[test]
+fn removing_what_is_known_absent_costs_nothing_and_the_clock_is_read_once() {
+    let mut host = FakeHost::with_request(&[(":path", "/a"), ("x", "1")]);
+    let mut request = host.view();
+    request.remove_header(HeaderMap::Request, "y").unwrap();
+    assert_eq!(request.header("y").unwrap(), None);
+    request.remove_header(HeaderMap::Request, "y").unwrap();
+    assert_eq!(request.path().unwrap(), "/a");
+    request.remove_header(HeaderMap::Request, "z").unwrap();
+    request.remove_header(HeaderMap::Request, "x").unwrap();
+    assert_eq!(request.now().unwrap(), request.now().unwrap());
+    drop(request);
+    assert_eq!(
+        calls(&host),
+        [
+            ("header", 1),
+            ("headers", 1),
+            ("now", 1),
+            ("remove_header", 2)
+        ]
+    );
+}

@@ -136,7 +136,8 @@ mod tests {
     impl Rules {
         fn lookup(&self, method: &str, path: &str) -> &CompiledRule {
             let mut host = FakeHost::with_request(&[(":method", method), (":path", path)]);
-            self.get(self.find(&host.view()).unwrap())
+            let index = self.find(&host.view()).unwrap();
+            self.get(index)
         }
     }
 

@@ -487,16 +487,18 @@ impl AuthStage {
     }
 
     fn decide_request(&mut self, request: &mut Request<'_>) -> Flow {
-        for name in &self.filter.owned_headers {
-            if let Err(err) = request.remove_header(HeaderMap::Request, name) {
-                return internal_error(&err);
-            }
-        }
         match (request.method(), request.path()) {
             (Ok(method), Ok(path)) => {
                 (self.method, self.path) = (method.into_owned(), path.into_owned());
             }
             (Err(err), _) | (_, Err(err)) => return internal_error(&err),
+        }
+        // Read first, so that removing a header the request does not have
+        // costs nothing; removed before any rule or method looks.
+        for name in &self.filter.owned_headers {
+            if let Err(err) = request.remove_header(HeaderMap::Request, name) {
+                return internal_error(&err);
+            }
         }
         self.rule = match self.filter.rules.find(request) {
             Ok(rule) => rule,

@@ -120,9 +120,15 @@ fn bad_redirect() -> LocalResponse {
     )
 }
 
-/// Works out everything a matching rule does, reading the request only.
-fn decide(rule: &CompiledRule, request: &Request<'_>, path: &str) -> Result<Outcome, HostError> {
-    let captures = rule.rule.matcher.path_captures(path);
+/// Works out everything a matching rule does, reading the request only
+/// (the path only when the rule's regex captures or rewrite need it; an
+/// earlier rule's rewrite is already in the view).
+fn decide(rule: &CompiledRule, request: &Request<'_>) -> Result<Outcome, HostError> {
+    let captures = if rule.rule.matcher.captures_path() {
+        rule.rule.matcher.path_captures(&request.path()?)
+    } else {
+        Vec::new()
+    };
     let mut dropped = 0;
     let answer = match &rule.rule.respond {
         None => None,
@@ -164,7 +170,10 @@ fn decide(rule: &CompiledRule, request: &Request<'_>, path: &str) -> Result<Outc
         rule,
         &mut dropped,
     )?;
-    let new_path = actions.rewrite.as_ref().and_then(|r| rewritten(r, path));
+    let new_path = match &actions.rewrite {
+        Some(rewrite) => rewritten(rewrite, &request.path()?),
+        None => None,
+    };
     let split = match &actions.split {
         None => None,
         Some(s) => {
@@ -239,14 +248,13 @@ impl HeaderRouterStage {
         for name in &filter.owned {
             request.remove_header(HeaderMap::Request, name.as_str())?;
         }
-        let mut path = request.path()?.into_owned();
         let mut changed = false;
         for rule in &filter.rules {
             if !rule.rule.matcher.matches(request)? {
                 continue;
             }
             rule.matched.increment(request);
-            let outcome = decide(rule, request, &path)?;
+            let outcome = decide(rule, request)?;
             for _ in 0..outcome.dropped {
                 rule.dropped.increment(request);
             }
@@ -255,8 +263,7 @@ impl HeaderRouterStage {
             }
             let mut edits = outcome.request;
             if let Some(new) = outcome.path {
-                edits.push(Edit::Set(":path".to_owned(), new.clone()));
-                path = new;
+                edits.push(Edit::Set(":path".to_owned(), new));
             }
             if let Some((i, split)) = outcome.split.zip(rule.rule.split.as_ref()) {
                 if let (Some(target), Some(counter)) = (split.targets.get(i), rule.split.get(i)) {

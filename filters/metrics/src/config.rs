@@ -30,6 +30,14 @@ pub struct MetricsConfig {
     /// the series whose capped labels are all `other`.
     #[serde(default = "default_max_series")]
     pub max_series: u32,
+    /// Also record `<prefix>_request_bytes` and `<prefix>_response_bytes`
+    /// histograms (two more property reads and samples per request).
+    #[serde(default)]
+    pub sizes: bool,
+    /// Also keep the `<prefix>_requests_in_flight{method}` gauge (two more
+    /// updates and a header read per request).
+    #[serde(default)]
+    pub in_flight: bool,
 }
 
 fn default_prefix() -> String {

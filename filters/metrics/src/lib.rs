@@ -2,11 +2,12 @@
 //! duration) with real labels, and a cap on how many series any client
 //! can create.
 //!
-//! Per request: `<prefix>_requests_total`, the histograms
-//! `<prefix>_request_duration_milliseconds`, `<prefix>_request_bytes` and
-//! `<prefix>_response_bytes`, by method, code, code class, route, upstream
-//! cluster, consumer and configured extra labels; and the gauge
-//! `<prefix>_requests_in_flight` by method. Labels travel in the metric names (see
+//! Per request: `<prefix>_requests_total` and the histogram
+//! `<prefix>_request_duration_milliseconds`, by method, code, code class,
+//! route, upstream cluster, consumer and configured extra labels; when
+//! asked for, the histograms `<prefix>_request_bytes` and
+//! `<prefix>_response_bytes` and the gauge `<prefix>_requests_in_flight`
+//! by method. Labels travel in the metric names (see
 //! `meshwasm_core::metrics`); Envoy's `stats_tags` make them labels.
 
 pub mod config;
@@ -45,8 +46,9 @@ pub struct Metrics {
     /// `other` because a cap was reached.
     overflow: [Counter; 4],
     series: SeriesCache,
-    /// `<prefix>_requests_in_flight{method}` ids, by method.
-    in_flight: RefCell<HashMap<&'static str, u32>>,
+    /// `<prefix>_requests_in_flight{method}` ids, by method, when the
+    /// gauge is kept.
+    in_flight: Option<RefCell<HashMap<&'static str, u32>>>,
 }
 
 /// Which cap overflowed.
@@ -67,7 +69,10 @@ impl Metrics {
 
     /// Moves the in-flight gauge of a (normalised) method.
     fn in_flight(&self, proxy: &mut dyn Proxy, method: &'static str, by: i64) {
-        let known = self.in_flight.borrow().get(method).copied();
+        let Some(in_flight) = &self.in_flight else {
+            return;
+        };
+        let known = in_flight.borrow().get(method).copied();
         let id = match known {
             Some(id) => id,
             None => {
@@ -75,7 +80,7 @@ impl Metrics {
                     .label("method", method);
                 match proxy.define_metric(MetricKind::Gauge, name.encoded()) {
                     Ok(id) => {
-                        self.in_flight.borrow_mut().insert(method, id);
+                        in_flight.borrow_mut().insert(method, id);
                         id
                     }
                     Err(e) => {
@@ -108,7 +113,7 @@ impl Filter for Metrics {
             route: CappedLabel::new(&prefix, "route", config.max_label_values),
             cluster: CappedLabel::new(&prefix, "cluster", config.max_label_values),
             consumer: CappedLabel::new(&prefix, "consumer", config.max_label_values),
-            series: SeriesCache::new(config.max_series),
+            series: SeriesCache::new(config.max_series, config.sizes),
             consumer_header: config.consumer_header,
             extras: config
                 .extra_labels
@@ -120,7 +125,7 @@ impl Filter for Metrics {
                 })
                 .collect(),
             overflow,
-            in_flight: RefCell::default(),
+            in_flight: config.in_flight.then(RefCell::default),
             prefix,
         })
     }

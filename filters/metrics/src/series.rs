@@ -30,24 +30,25 @@ pub struct SeriesIds {
     pub requests: u32,
     /// `<prefix>_request_duration_milliseconds`.
     pub duration: u32,
-    /// `<prefix>_request_bytes`.
-    pub request_bytes: u32,
-    /// `<prefix>_response_bytes`.
-    pub response_bytes: u32,
+    /// `<prefix>_request_bytes` and `<prefix>_response_bytes`, when
+    /// sizes are recorded.
+    pub sizes: Option<(u32, u32)>,
 }
 
 /// The series this worker has defined, at most `max` of them.
 #[derive(Debug)]
 pub struct SeriesCache {
     max: usize,
+    sizes: bool,
     defined: RefCell<HashMap<SeriesKey, SeriesIds>>,
 }
 
 impl SeriesCache {
-    /// A cache of at most `max` series.
-    pub fn new(max: u32) -> Self {
+    /// A cache of at most `max` series, with size histograms or not.
+    pub fn new(max: u32, sizes: bool) -> Self {
         Self {
             max: usize::try_from(max).unwrap_or(usize::MAX),
+            sizes,
             defined: RefCell::new(HashMap::new()),
         }
     }
@@ -125,10 +126,14 @@ impl SeriesCache {
                 MetricKind::Histogram,
                 name("request_duration_milliseconds").encoded(),
             )?,
-            request_bytes: proxy
-                .define_metric(MetricKind::Histogram, name("request_bytes").encoded())?,
-            response_bytes: proxy
-                .define_metric(MetricKind::Histogram, name("response_bytes").encoded())?,
+            sizes: if self.sizes {
+                Some((
+                    proxy.define_metric(MetricKind::Histogram, name("request_bytes").encoded())?,
+                    proxy.define_metric(MetricKind::Histogram, name("response_bytes").encoded())?,
+                ))
+            } else {
+                None
+            },
         };
         self.defined.borrow_mut().insert(key.clone(), ids);
         Ok(ids)

@@ -14,7 +14,9 @@ use std::time::SystemTime;
 pub struct MetricsStage {
     filter: Rc<Metrics>,
     started: Option<SystemTime>,
-    method: &'static str,
+    /// The method, once read (at the start when the in-flight gauge needs
+    /// it, at the end otherwise).
+    method: Option<&'static str>,
 }
 
 /// An integer property (Envoy sends int64, little-endian).
@@ -37,7 +39,7 @@ impl MetricsStage {
         Self {
             filter,
             started: None,
-            method: "OTHER",
+            method: None,
         }
     }
 
@@ -66,8 +68,11 @@ impl MetricsStage {
 impl Stage for MetricsStage {
     fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
         self.started = request.now().ok();
-        self.method = labels::method(&request.method().unwrap_or_default());
-        self.filter.in_flight(request, self.method, 1);
+        if self.filter.in_flight.is_some() {
+            let method = labels::method(&request.method().unwrap_or_default());
+            self.method = Some(method);
+            self.filter.in_flight(request, method, 1);
+        }
         Flow::Continue
     }
 
@@ -76,7 +81,13 @@ impl Stage for MetricsStage {
             return;
         };
         let filter = Rc::clone(&self.filter);
-        filter.in_flight(request, self.method, -1);
+        let method = match self.method {
+            Some(method) => {
+                filter.in_flight(request, method, -1);
+                method
+            }
+            None => labels::method(&request.method().unwrap_or_default()),
+        };
         let code = int_property(request, &["response", "code"])
             .and_then(|c| u16::try_from(c).ok())
             .unwrap_or(0);
@@ -99,7 +110,7 @@ impl Stage for MetricsStage {
             )
             .collect();
         let key = SeriesKey {
-            method: self.method,
+            method,
             code,
             route: self.capped(request, &filter.route, route, Overflow::Route),
             cluster: self.capped(request, &filter.cluster, cluster, Overflow::Cluster),
@@ -129,22 +140,27 @@ impl Stage for MetricsStage {
             .ok()
             .and_then(|now| now.duration_since(started).ok())
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let size = |path: &[&str]| {
-            int_property(request, path)
-                .and_then(|v| u64::try_from(v).ok())
-                .unwrap_or(0)
-        };
-        let (request_bytes, response_bytes) = (
-            size(&["request", "total_size"]),
-            size(&["response", "total_size"]),
-        );
-        let results = [
-            request.increment_metric(ids.requests, 1),
-            request.record_metric(ids.duration, elapsed),
-            request.record_metric(ids.request_bytes, request_bytes),
-            request.record_metric(ids.response_bytes, response_bytes),
-        ];
-        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+        let sizes = ids.sizes.map(|(request_bytes, response_bytes)| {
+            let size = |path: &[&str]| {
+                int_property(request, path)
+                    .and_then(|v| u64::try_from(v).ok())
+                    .unwrap_or(0)
+            };
+            [
+                (request_bytes, size(&["request", "total_size"])),
+                (response_bytes, size(&["response", "total_size"])),
+            ]
+        });
+        let recorded = request
+            .increment_metric(ids.requests, 1)
+            .and_then(|()| request.record_metric(ids.duration, elapsed))
+            .and_then(|()| {
+                sizes
+                    .into_iter()
+                    .flatten()
+                    .try_for_each(|(id, value)| request.record_metric(id, value))
+            });
+        if let Err(e) = recorded {
             log::warn!("meshwasm metrics: cannot record: {e}");
         }
     }

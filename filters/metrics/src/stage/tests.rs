@@ -55,7 +55,9 @@ fn series(
 
 #[test]
 fn a_request_is_counted_timed_and_sized() {
-    let filter = metrics(json!({"consumer_header": "x-meshwasm-consumer"}));
+    let filter = metrics(
+        json!({"consumer_header": "x-meshwasm-consumer", "sizes": true, "in_flight": true}),
+    );
     let proxy = FakeHost::new();
     exchange(
         &filter,
@@ -193,4 +195,25 @@ fn no_response_is_code_zero() {
     stage.on_log(&mut host.view());
     let name = "method=.=GET;.;code=.=0;.;code_class=.=none;.;route=.=none;.;cluster=.=none;.;consumer=.=none;.;meshwasm_requests_total";
     assert_eq!(proxy.counter(name), 1);
+}
+
+#[test]
+fn sizes_and_the_in_flight_gauge_are_opt_in() {
+    let filter = metrics(json!({}));
+    let proxy = FakeHost::new();
+    let mut host = proxy.sharing(&[(":method", "GET"), (":path", "/")]);
+    let mut stage = filter.stage();
+    stage.on_request_headers(&mut host.view());
+    stage.on_log(&mut host.view());
+    let names: Vec<String> = proxy.metrics().into_iter().map(|m| m.name).collect();
+    assert!(names.iter().any(|n| n.ends_with("meshwasm_requests_total")));
+    assert!(names
+        .iter()
+        .any(|n| n.ends_with("meshwasm_request_duration_milliseconds")));
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("bytes") || n.contains("in_flight")),
+        "{names:?}"
+    );
 }
