@@ -64,7 +64,7 @@ apt-tools:
 # The one-context module builds in a cargo invocation of its own: with the
 # filters' modules in the same one, their entry points would be linked in.
 build: toolchain
-	cargo build --release --target $(TARGET) $(FILTER_PACKAGES)
+	cargo build --release --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-empty-filter
 	cargo build --release --target $(TARGET) -p meshwasm-chain
 	@for f in $(FILTERS) chain; do \
 		w=$(WASM_DIR)/meshwasm_$${f//-/_}.wasm; \
