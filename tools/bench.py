@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""What each meshwasm filter costs per request, against Envoy's native filters.
+"""What each meshwasm filter costs: per request, in module size, in memory.
+
+Per request against an empty proxy-wasm filter and Envoy's native filters.
 
 Run from the repository root after `make build` and `make envoy` (`make bench`
 does both, then this):
 
-    .venv/bin/python tools/bench.py          # the full run, ~5 minutes on 2 cores
-    .venv/bin/python tools/bench.py --rows auth-api-key,native-lua-api-key \\
+    .venv/bin/python tools/bench.py          # the full run, ~8 minutes on 2 cores
+    .venv/bin/python tools/bench.py --rows empty-wasm,auth-api-key \\
         --duration 2 --rounds 1 --output target/bench/quick   # a quick look
 
 Each row is one Envoy 1.40 (`--concurrency 1`, ports picked by Envoy, a
@@ -21,12 +23,30 @@ to different cores when there are two. Rounds are interleaved (every row
 once, then every row again) and each row is compared with the same round's
 baseline; the report gives medians over rounds.
 
-Writes PREFIX.md (the table, the machine, the method, the issue's targets)
-and PREFIX.json (every sample), PREFIX being `--output` (default
-`docs/benchmarks`). Envoy's configs and logs go to `target/bench/<row>/`.
+`empty-wasm` runs `tools/empty-filter` (a proxy-wasm SDK filter whose
+callbacks all keep the SDK's defaults): the targets are stated against it.
+Per request (on Envoy's CPU time, judged on req/s too): auth-api-key,
+rate-limit and header-router ≤ empty-wasm + 1.5 µs, metrics ≤ empty-wasm +
+2.5 µs, chain-1-module ≤ 4× what empty-wasm adds, the JWT rows (warm cache)
+≤ auth-api-key + 1 µs. Each filter's .wasm ≤ 600,000 bytes, the chain's ≤
+800,000. Memory, measured apart and untimed after the timed rounds (Envoy
+with 2 workers, the row's checks, 2 s of wrk reaching both workers, then
+VmRSS): the chain module ≤ the empty filter + 10 MB. The native filters'
+rows are compared with the meshwasm filters for information only.
+
+The load check: around each timed sample, the busy time of all cores from
+/proc/stat less Envoy's, wrk's and this script's own CPU time is what other
+processes used; above 10% of one core the sample is warned about and listed
+in the report (`busy_other_pct` in each sample).
+
+Writes PREFIX.md (the tables, the machine, the method, the targets) and
+PREFIX.json (every sample), PREFIX being `--output` (default
+`docs/benchmarks`). Envoy's configs and logs go to `target/bench/<row>/`
+(`target/bench/<row>/memory/` for the memory measurement).
 Knobs: --duration/BENCH_DURATION (seconds per sample, 5), --rounds/
-BENCH_ROUNDS (3), --connections/BENCH_CONNECTIONS (16), --warmup/
-BENCH_WARMUP (2), --rows/BENCH_ROWS (comma-separated; baseline always runs).
+BENCH_ROUNDS (3, timed and memory), --connections/BENCH_CONNECTIONS (16),
+--warmup/BENCH_WARMUP (2, 0 for none), --rows/BENCH_ROWS (comma-separated;
+baseline always runs; the targets need empty-wasm).
 Installs what it needs: Debian's `wrk`, and `cryptography` into the venv
 it runs in (to sign the RS256 and ES256 tokens).
 """
@@ -38,6 +58,7 @@ import http.client
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -57,10 +78,40 @@ LUA_API_KEY = Path("tools/bench-lua/api-key.lua")
 CRYPTOGRAPHY = "cryptography==48.0.0"
 
 READY_TIMEOUT_S = 60
+
+# The targets (issue 11). Per request, on Envoy's CPU time (and, alongside,
+# on req/s): each filter against the empty proxy-wasm filter.
+EMPTY_SLACK_US = 1.5  # auth-api-key, rate-limit, header-router ≤ empty-wasm + this
+METRICS_SLACK_US = 2.5  # metrics ≤ empty-wasm + this
+CHAIN_FACTOR = 4.0  # chain-1-module ≤ this × what empty-wasm adds
+JWT_SLACK_US = 1.0  # auth-jwt-* (warm cache) ≤ auth-api-key + this
+# Module sizes, in bytes.
 MAX_WASM_BYTES = 600_000
-JWT_SLACK_US = 5.0
-NATIVE_FACTOR = 1.5
-TRIVIAL_FACTOR = 2.0
+MAX_CHAIN_WASM_BYTES = 800_000
+# Memory: Envoy with two workers running the chain module, over the same
+# Envoy running the empty filter (bytes; VmRSS's kB are 1024 bytes).
+MAX_CHAIN_RSS_BYTES = 10_000_000
+
+# The memory measurement: not timed, both workers used and warm.
+MEMORY_CONCURRENCY = 2
+MEMORY_SECONDS = 2
+MEMORY_MIN_CONNECTIONS = 8
+# Its rows: the router alone, the empty filter, each filter, the chain module.
+MEMORY_ROWS = [
+    "baseline",
+    "empty-wasm",
+    "auth-api-key",
+    "auth-jwt-rs256",
+    "auth-jwt-es256",
+    "rate-limit",
+    "header-router",
+    "metrics",
+    "chain-1-module",
+]
+
+# The load check: a timed sample during which processes other than Envoy,
+# wrk and this script kept more than this much of one core busy is flagged.
+BUSY_OTHER_PCT = 10.0
 
 WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 STRING_TYPE = "type.googleapis.com/google.protobuf.StringValue"
@@ -476,8 +527,15 @@ def rows() -> list:
             optional=True,
         ),
         Row(
+            "empty-wasm",
+            "proxy-wasm SDK filter with empty callbacks",
+            [wasm("empty", "empty_filter", {})],
+            load,
+            [ok()],
+        ),
+        Row(
             "trivial-wasm",
-            "meshwasm rate-limit with no rules: a Wasm filter doing nothing",
+            "meshwasm rate-limit with no rules: meshwasm's adapter with no work to do",
             [wasm("rate-limit", "rate_limit", TRIVIAL)],
             load,
             [ok()],
@@ -539,14 +597,18 @@ def http_get(port: int, path: str, headers: dict | None = None) -> tuple[int, st
 
 
 class Envoy:
-    """One Envoy on a row's config; a context manager that always stops it."""
+    """One Envoy on a row's config; a context manager that always stops it.
+    Timed samples run it with one worker (in `target/bench/<row>/`), the
+    memory measurement with two (in `target/bench/<row>/memory/`)."""
 
-    def __init__(self, row: Row, cpu: list):
-        self.dir = WORK_DIR / row.name
+    def __init__(self, row: Row, cpu: list, concurrency: int = 1):
+        self.name = row.name if concurrency == 1 else f"{row.name} ({concurrency} workers)"
+        self.dir = WORK_DIR / row.name if concurrency == 1 else WORK_DIR / row.name / "memory"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "envoy.json"
         self.config.write_text(json.dumps(bootstrap(row.http_filters, row.routes), indent=1))
         self.cpu = cpu
+        self.concurrency = concurrency
         self.process = None
         self.admin_port = self.port = 0
 
@@ -556,7 +618,8 @@ class Envoy:
         with open(self.dir / "envoy.log", "wb") as log:
             self.process = subprocess.Popen(
                 self.cpu
-                + [shutil.which(ENVOY), "-c", str(self.config), "--concurrency", "1", "--use-dynamic-base-id"]
+                + [shutil.which(ENVOY), "-c", str(self.config), "--concurrency", str(self.concurrency)]
+                + ["--use-dynamic-base-id"]
                 + ["--disable-hot-restart", "--admin-address-path", str(admin_path), "--log-level", "warn"],
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
@@ -583,7 +646,7 @@ class Envoy:
 
     def fail(self, reason: str) -> RuntimeError:
         log = (self.dir / "envoy.log").read_text(errors="replace")[-4000:]
-        return RuntimeError(f"{self.dir.name}: {reason}\n--- Envoy log (end) ---\n{log}")
+        return RuntimeError(f"{self.name}: {reason}\n--- Envoy log (end) ---\n{log}")
 
     def wait_ready(self, admin_path: Path) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -655,19 +718,57 @@ def wrk(port: int, headers: dict, seconds: int, connections: int, cpu: list) -> 
     return json.loads(report.removeprefix("BENCH-JSON "))
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """From /proc/stat's `cpu` line (all cores, since boot): the seconds the
+    cores spent busy (user, nice, system, irq, softirq; guest time is in
+    user already) and the seconds the hypervisor stole from them."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def own_cpu_seconds() -> tuple[float, float]:
+    """User + system seconds of this script and of its reaped children (wrk,
+    once `subprocess.run` has waited for it; Envoy is reaped only when
+    stopped, after the sample)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
+
+
 def sample(row: Row, args: argparse.Namespace, rnd: int) -> dict:
-    """Starts the row's Envoy, checks it, warms it up, measures it."""
+    """Starts the row's Envoy, checks it, warms it up, measures it, and
+    measures what the rest of the machine did meanwhile (the load check)."""
     envoy_cpu, wrk_cpu = cpus()
     with Envoy(row, envoy_cpu) as envoy:
         check(row, envoy)
-        wrk(envoy.port, row.headers, args.warmup, args.connections, wrk_cpu)
+        if args.warmup:
+            wrk(envoy.port, row.headers, args.warmup, args.connections, wrk_cpu)
+        busy_before, steal_before = machine_cpu_seconds()
+        me_before, children_before = own_cpu_seconds()
+        wall_before = time.monotonic()
         cpu_before = envoy.cpu_seconds()
         result = wrk(envoy.port, row.headers, args.duration, args.connections, wrk_cpu)
         cpu = envoy.cpu_seconds() - cpu_before
+        wall = time.monotonic() - wall_before
+        me_after, children_after = own_cpu_seconds()
+        busy_after, steal_after = machine_cpu_seconds()
         rss = envoy.rss_kb()
     errors = {k: v for k, v in result["errors"].items() if v}
     if errors:
         raise RuntimeError(f"{row.name}: wrk saw errors {errors} (status: answers not 2xx/3xx)")
+    # Busy time of all cores, less Envoy's, wrk's and this script's own:
+    # what other processes took while the sample ran, in % of one core.
+    wrk_seconds = children_after - children_before
+    other = (busy_after - busy_before) - cpu - wrk_seconds - (me_after - me_before)
+    busy_other_pct = other / wall * 100
+    steal_pct = (steal_after - steal_before) / wall * 100
+    if busy_other_pct > BUSY_OTHER_PCT:
+        print(
+            f"warning: round {rnd} {row.name}: other processes used {busy_other_pct:.0f}% of a core during"
+            f" the sample (over {BUSY_OTHER_PCT:.0f}%): the machine was busy, distrust this sample",
+            flush=True,
+        )
     seconds = result["duration_us"] / 1e6
     return {
         "round": rnd,
@@ -678,7 +779,27 @@ def sample(row: Row, args: argparse.Namespace, rnd: int) -> dict:
         "cpu_us": round(cpu / result["requests"] * 1e6, 2),
         "latency_us": result["latency_us"],
         "rss_kb": rss,
+        "wrk_cpu_s": round(wrk_seconds, 2),
+        "busy_other_pct": round(busy_other_pct, 1),
+        "steal_pct": round(steal_pct, 1),
     }
+
+
+def memory_sample(row: Row, args: argparse.Namespace, rnd: int) -> dict:
+    """Envoy with two workers on the row's config, after its checks and a
+    short load that reaches both workers (so each worker's VM has served
+    requests): its VmRSS. Not timed; nothing is pinned."""
+    with Envoy(row, [], concurrency=MEMORY_CONCURRENCY) as envoy:
+        check(row, envoy)
+        result = wrk(envoy.port, row.headers, MEMORY_SECONDS, max(args.connections, MEMORY_MIN_CONNECTIONS), [])
+        rss = envoy.rss_kb()
+        per_worker = [envoy.counter(f".worker_{w}.downstream_cx_total") for w in range(MEMORY_CONCURRENCY)]
+    errors = {k: v for k, v in result["errors"].items() if v}
+    if errors:
+        raise RuntimeError(f"{row.name} (memory): wrk saw errors {errors} (status: answers not 2xx/3xx)")
+    if min(per_worker) == 0:
+        raise RuntimeError(f"{row.name} (memory): a worker served no connection ({per_worker} per worker)")
+    return {"round": rnd, "requests": result["requests"], "connections_per_worker": per_worker, "rss_kb": rss}
 
 
 # --- results ----------------------------------------------------------------
@@ -731,25 +852,109 @@ def judge(summary: dict, target: str, row: str, reference: str, kind: str) -> di
 
 
 def targets(summary: dict) -> list:
-    """The issue's per-request targets."""
+    """The per-request targets, each judged on both measures."""
     out = [
-        judge(summary, f"`{ours}` ≤ {NATIVE_FACTOR}× what `{native}` adds", ours, native, f"factor:{NATIVE_FACTOR}")
-        for ours, native in NATIVE_PAIRS
+        judge(summary, f"`{row}` ≤ `empty-wasm` + {EMPTY_SLACK_US:g} µs", row, "empty-wasm", f"slack:{EMPTY_SLACK_US}")
+        for row in ("auth-api-key", "rate-limit", "header-router")
     ]
     out.append(
         judge(
             summary,
-            f"`chain-1-module` < {TRIVIAL_FACTOR}× what `trivial-wasm` adds",
+            f"`metrics` ≤ `empty-wasm` + {METRICS_SLACK_US:g} µs",
+            "metrics",
+            "empty-wasm",
+            f"slack:{METRICS_SLACK_US}",
+        )
+    )
+    out.append(
+        judge(
+            summary,
+            f"`chain-1-module` ≤ {CHAIN_FACTOR:g}× what `empty-wasm` adds",
             "chain-1-module",
-            "trivial-wasm",
-            f"factor:{TRIVIAL_FACTOR}",
+            "empty-wasm",
+            f"factor:{CHAIN_FACTOR}",
         )
     )
     out += [
-        judge(summary, f"`{jwt}` (warm cache) ≤ `auth-api-key` + {JWT_SLACK_US:.0f} µs", jwt, "auth-api-key", f"slack:{JWT_SLACK_US}")
+        judge(
+            summary,
+            f"`{jwt}` (warm cache) ≤ `auth-api-key` + {JWT_SLACK_US:g} µs",
+            jwt,
+            "auth-api-key",
+            f"slack:{JWT_SLACK_US}",
+        )
         for jwt in ("auth-jwt-rs256", "auth-jwt-es256")
     ]
     return out
+
+
+def native_comparisons(summary: dict) -> list:
+    """Each meshwasm filter against the native filter doing its job, on both
+    measures: for information, not a target."""
+    out = []
+    for ours, native in NATIVE_PAIRS:
+        entry = {"row": ours, "native": native}
+        for measure in ("added_us", "added_cpu_us"):
+            if ours not in summary or native not in summary:
+                entry[measure] = "not measured"
+                continue
+            a, b = summary[ours][measure], summary[native][measure]
+            entry[measure] = f"{a:.1f} vs {b:.1f}" + (f" ({a / b:.2f}×)" if b > 0 else " (native within noise)")
+        out.append(entry)
+    return out
+
+
+def size_targets(sizes: dict) -> list:
+    """Each built module against its size limit (the empty filter has none)."""
+    out = []
+    for name, size in sizes.items():
+        if name == "meshwasm_empty_filter.wasm":
+            limit = None
+        elif name == "meshwasm_chain.wasm":
+            limit = MAX_CHAIN_WASM_BYTES
+        else:
+            limit = MAX_WASM_BYTES
+        out.append({"module": name, "bytes": size, "max_bytes": limit, "met": None if limit is None else size <= limit})
+    return out
+
+
+def summarize_memory(samples: dict) -> dict:
+    """Medians over rounds: VmRSS, and what a row adds over the same round's
+    `empty-wasm` and `baseline` (kB of 1024 bytes, as /proc reports them)."""
+    by_round = {ref: {s["round"]: s["rss_kb"] for s in samples.get(ref, [])} for ref in ("empty-wasm", "baseline")}
+    summary = {}
+    for name, row_samples in samples.items():
+        entry = {"rss_kb": statistics.median(s["rss_kb"] for s in row_samples)}
+        for ref, key in (("empty-wasm", "added_over_empty_kb"), ("baseline", "added_over_baseline_kb")):
+            added = [s["rss_kb"] - by_round[ref][s["round"]] for s in row_samples if s["round"] in by_round[ref]]
+            entry[key] = statistics.median(added) if added else None
+        summary[name] = entry
+    return summary
+
+
+def memory_target(memory: dict) -> dict:
+    """The chain module's RSS over the empty filter's, both with two workers."""
+    target = (
+        f"Envoy with {MEMORY_CONCURRENCY} workers running `chain-1-module` ≤ the same running "
+        f"`empty-wasm` + {MAX_CHAIN_RSS_BYTES / 1e6:g} MB"
+    )
+    added_kb = memory.get("chain-1-module", {}).get("added_over_empty_kb")
+    if added_kb is None:
+        return {"target": target, "measured": "not measured", "met": None}
+    added = added_kb * 1024
+    measured = f"{added / 1e6:+.1f} MB"
+    return {"target": target, "measured": measured, "added_bytes": added, "met": added <= MAX_CHAIN_RSS_BYTES}
+
+
+def busy_samples(samples: dict) -> list:
+    """The timed samples taken while other processes kept the machine busy."""
+    flagged = [
+        {"row": name, "round": s["round"], "busy_other_pct": s["busy_other_pct"]}
+        for name, row_samples in samples.items()
+        for s in row_samples
+        if s["busy_other_pct"] > BUSY_OTHER_PCT
+    ]
+    return sorted(flagged, key=lambda f: f["round"])
 
 
 def machine() -> dict:
@@ -782,21 +987,31 @@ def command_line(args: argparse.Namespace) -> str:
     )
 
 
+def met_word(met: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "—"}[met]
+
+
 def verdict(judged: dict) -> str:
-    word = {True: "met", False: "**missed**", None: "—"}[judged["met"]]
-    return f"{judged['measured']} | {word}"
+    return f"{judged['measured']} | {met_word(judged['met'])}"
+
+
+def mb(kb: float | None, sign: str = "") -> str:
+    """VmRSS kB (1024 bytes) as MB (10⁶ bytes)."""
+    return "—" if kb is None else f"{kb * 1024 / 1e6:{sign}.1f}"
 
 
 def markdown(report: dict) -> str:
-    m, s = report["machine"], report["settings"]
+    m, s, memory = report["machine"], report["settings"], report["memory"]
+    took = f"about {report['minutes']:.0f} minutes" if report["minutes"] >= 1.5 else "about a minute"
     lines = [
         "# Benchmarks",
         "",
-        "What each meshwasm filter costs per request in a real Envoy, against Envoy's native",
-        "filters doing the same job. Written by `tools/bench.py`; every sample is in",
+        "What each meshwasm filter costs per request in a real Envoy, against an empty proxy-wasm",
+        "filter and against Envoy's native filters doing the same job; how big its module is; how",
+        "much memory it takes. Written by `tools/bench.py`; every sample is in",
         "[`benchmarks.json`](benchmarks.json).",
         "",
-        f"Rerun with `make bench`, or (after `make build` and `make envoy`; about {report['minutes']:.0f} minutes here):",
+        f"Rerun with `make bench`, or (after `make build` and `make envoy`; {took} here):",
         "",
         "```sh",
         report["command"],
@@ -804,7 +1019,7 @@ def markdown(report: dict) -> str:
         "",
         f"Machine: {m['nproc']} cores ({m['cpu']}), Linux {m['kernel']}, Envoy {m['envoy']},",
         f"{m['wrk']}; {m['date']}. The machine is shared and noisy: compare rows with each other,",
-        "not with other machines.",
+        "not with other machines, and see [Load during the samples](#load-during-the-samples).",
         "",
         "## Results",
         "",
@@ -813,7 +1028,7 @@ def markdown(report: dict) -> str:
         "during the sample divided by the requests served, and *added CPU µs* that minus the",
         "baseline's. Both are taken against the same round's baseline. CPU time per request barely",
         "moves when other work on the machine takes Envoy's core away; req/s does, so where the two",
-        "disagree, trust the CPU columns.",
+        "disagree, trust the CPU columns. RSS is Envoy's (one worker) after the sample; MB are 10⁶ bytes.",
         "",
         "| row | what | req/s (min–max) | × baseline | added µs | CPU µs | added CPU µs "
         "| p50 µs | p99 µs | RSS MB | .wasm KB |",
@@ -825,15 +1040,24 @@ def markdown(report: dict) -> str:
         lines.append(
             f"| `{name}` | {row['what']} | {r['rps']:,.0f} ({r['rps_min']:,.0f}–{r['rps_max']:,.0f}) "
             f"| {r['ratio']:.2f} | {r['added_us']:.1f} | {r['cpu_us']:.1f} | {r['added_cpu_us']:.1f} "
-            f"| {r['p50_us']:.0f} | {r['p99_us']:.0f} | {r['rss_kb'] / 1024:.0f} | {size} |"
+            f"| {r['p50_us']:.0f} | {r['p99_us']:.0f} | {r['rss_kb'] * 1024 / 1e6:.0f} | {size} |"
         )
     for name, reason in report["skipped"].items():
         lines.append(f"| `{name}` | skipped: {reason} | | | | | | | | | |")
+    measured = report["rows"]
+    if "chain-1-module" in measured and "chain-4-modules" in measured:
+        one, four = (measured[n]["median"]["added_cpu_us"] for n in ("chain-1-module", "chain-4-modules"))
+        lines += ["", f"The four filters in one Wasm context add {one:.1f} CPU µs per request; as four modules, {four:.1f}."]
 
-    big = {n: b for n, b in report["module_sizes"].items() if b > MAX_WASM_BYTES}
     lines += [
         "",
-        "## Against the issue's targets",
+        "## Against the targets",
+        "",
+        "### Per request",
+        "",
+        "What a row adds over `baseline`, median over rounds, on both measures. The targets are",
+        "stated on Envoy's CPU time (*added CPU µs*); the column from req/s is judged the same way,",
+        "for reference.",
         "",
         "| target | added µs (from req/s) | | added CPU µs | |",
         "|---|---|---|---|---|",
@@ -841,27 +1065,92 @@ def markdown(report: dict) -> str:
     lines += [
         f"| {t['target']} | {verdict(t['added_us'])} | {verdict(t['added_cpu_us'])} |" for t in report["targets"]
     ]
-    measured = report["rows"]
-    if "chain-1-module" in measured and "chain-4-modules" in measured:
-        one, four = (measured[n]["median"]["added_cpu_us"] for n in ("chain-1-module", "chain-4-modules"))
-        lines += ["", f"The four filters in one Wasm context add {one:.1f} CPU µs per request; as four modules, {four:.1f}."]
+    lines += [
+        "",
+        "### Module size",
+        "",
+        f"Each filter's module ≤ {MAX_WASM_BYTES:,} bytes, the chain module ≤ {MAX_CHAIN_WASM_BYTES:,} bytes,",
+        "as `make build` writes them (release profile, stripped).",
+        "",
+        "| module | bytes | at most | |",
+        "|---|---:|---:|---|",
+    ]
+    for t in report["size_targets"]:
+        limit = f"{t['max_bytes']:,}" if t["max_bytes"] is not None else "— (the reference)"
+        lines.append(f"| `{t['module']}` | {t['bytes']:,} | {limit} | {met_word(t['met'])} |")
+
+    settings = memory["settings"]
+    lines += [
+        "",
+        "### Memory",
+        "",
+    ]
+    if memory["rows"]:
+        lines += [
+            f"Envoy with {settings['envoy_concurrency']} workers: its VmRSS after the row's checks and"
+            f" {settings['seconds']} s of load,",
+            f"median of {s['rounds']} rounds; *added* is the median of the differences with the same round's",
+            "reference row. MB are 10⁶ bytes.",
+            "",
+            "| row | RSS MB | added over `empty-wasm` MB | added over `baseline` MB |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, r in memory["rows"].items():
+            lines.append(
+                f"| `{name}` | {mb(r['rss_kb'])} | {mb(r['added_over_empty_kb'], '+')} "
+                f"| {mb(r['added_over_baseline_kb'], '+')} |"
+            )
+    else:
+        lines.append("Not measured: none of its rows was run.")
+    target = memory["target"]
+    lines += [
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+        f"| {target['target']} | {target['measured']} | {met_word(target['met'])} |",
+        "",
+        "## Against Envoy's native filters",
+        "",
+        "For information, not targets: what each meshwasm filter adds next to what the native filter",
+        "doing its job adds (median over rounds, µs per request).",
+        "",
+        "| meshwasm | native | added µs (from req/s) | added CPU µs |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{c['row']}` | `{c['native']}` | {c['added_us']} | {c['added_cpu_us']} |" for c in report["native_comparisons"]
+    ]
     lines += [
         "",
         "`metrics` has no native row: Envoy's own stats are always on and cannot be switched off",
         "to measure them.",
         "",
-        f"No `.wasm` over {MAX_WASM_BYTES // 1000} KB: "
-        + ("**missed** by " + ", ".join(f"`{n}` ({b / 1000:.0f} KB)" for n, b in big.items()) if big else "met")
-        + ". All modules (`make build`): "
-        + ", ".join(f"`{n}` {b / 1000:.0f} KB" for n, b in report["module_sizes"].items())
-        + ".",
+        "## Load during the samples",
+        "",
+    ]
+    load = report["load"]
+    if load["busy"]:
+        which = ", ".join(f"round {b['round']} `{b['row']}` ({b['busy_other_pct']:.0f}%)" for b in load["busy"])
+        lines.append(
+            f"**{len(load['busy'])} of {load['samples']} timed samples** were taken on a busy machine (other"
+            f" processes kept more than {BUSY_OTHER_PCT:.0f}% of a core busy): {which}. Distrust them."
+        )
+    else:
+        lines.append(
+            f"None of the {load['samples']} timed samples was taken on a busy machine (other processes"
+            f" never kept more than {BUSY_OTHER_PCT:.0f}% of a core busy)."
+        )
+    lines += [
+        f"Other processes used at most {load['max_busy_other_pct']:.1f}% of a core during a sample"
+        f" (median {load['median_busy_other_pct']:.1f}%); the hypervisor stole at most {load['max_steal_pct']:.1f}%.",
         "",
         "## Method",
         "",
         "- One Envoy per row and sample, `--concurrency 1` (one worker), its only routes",
         "  `direct_response` (no upstream), so what a row adds over `baseline` is its filters' cost.",
         "  Wasm filters run in V8, each module in its own VM, failing closed, as in",
-        "  `envoy-config/chain.yaml`; the filter configurations are in `benchmarks.json`.",
+        "  `envoy-config/chain.yaml`; the filter configurations (from `tools/bench-configs/`) are in",
+        "  `benchmarks.json`.",
         f"- Load: `wrk -t1 -c{s['connections']}` on loopback with keep-alive; every row gets the same",
         f"  `GET {PATH}` with `x-tenant`, `x-api-key` and an RS256 bearer token (the ES256 row its",
         "  ES256 token). Envoy and wrk are pinned to different cores with `taskset`"
@@ -871,16 +1160,37 @@ def markdown(report: dict) -> str:
         "  answers that are not 2xx or 3xx: any such answer fails the run.",
         "- Before each sample the row is checked to do its job: the benchmark request gets 200 and",
         "  the expected body (for the header-routing rows, the body of the route their header",
-        "  selects); auth rows answer 401 without credentials, to an unknown key and to a forged",
-        "  token; the filters' counters moved. Then a warm-up of"
-        f" {s['warmup_s']} s (V8 optimizes the hot code;",
-        "  the JWT rows' one token is verified once and then served from the verified-token cache,",
-        "  so those rows measure a **warm cache**; `native-jwt-authn` has its `jwt_cache_config` on",
-        "  too), then the measured sample, then Envoy's VmRSS.",
+        "  selects; for the others, the plain body); auth rows answer 401 without credentials, to",
+        "  an unknown key and to a forged token; the filters' counters moved. Then a warm-up of"
+        f" {s['warmup_s']} s",
+        "  (V8 optimizes the hot code; the JWT rows' one token is verified once and then served from",
+        "  the verified-token cache, so those rows measure a **warm cache**; `native-jwt-authn` has",
+        "  its `jwt_cache_config` on too), then the measured sample, then Envoy's VmRSS.",
         "- Rounds interleave the rows (every row once, then every row again), so a machine that",
         "  slows down mid-run slows a round's rows alike.",
-        "- `trivial-wasm` is `meshwasm_rate_limit.wasm` with `{\"rules\": []}`: its stage does nothing",
-        "  per request, so it measures what entering a Wasm filter costs.",
+        "- `empty-wasm` is `meshwasm_empty_filter.wasm` (`tools/empty-filter`, built by `make build`):",
+        "  a root context and an HTTP context from the proxy-wasm Rust SDK with every callback left at",
+        "  the SDK's default, so it measures what any proxy-wasm filter costs before doing any work.",
+        "  The targets are stated against it. `trivial-wasm` is `meshwasm_rate_limit.wasm` with",
+        "  `{\"rules\": []}`: meshwasm's adapter around a stage with nothing to do.",
+        "- Per-request targets compare two rows' medians of what they add over `baseline`:",
+        "  `≤ ref + N µs` is met when the row adds at most N µs more than `ref`, `≤ N× what ref adds`",
+        "  when it adds at most N times as much. Module sizes are those of the `.wasm` files in",
+        "  `MESHWASM_WASM_DIR` (`target/wasm32-wasip1/release`).",
+        "- Memory is measured apart, untimed, after the timed rounds, for each of",
+        "  " + ", ".join(f"`{n}`" for n in MEMORY_ROWS) + ":",
+        f"  one Envoy with `--concurrency {settings['envoy_concurrency']}` (nothing pinned), the row's checks, then"
+        f" `wrk -t1 -c{settings['connections']} -d{settings['seconds']}s`,",
+        "  which must have reached both workers (each worker's listener counted connections), so both",
+        "  workers' VMs exist and have served requests; then Envoy's VmRSS. Rounds interleave the rows.",
+        "- Load check: around each timed sample, the busy time of all cores (`/proc/stat`: user,",
+        "  nice, system, irq, softirq) less Envoy's CPU time (`/proc/PID/stat`), wrk's (its rusage",
+        "  once reaped) and `tools/bench.py`'s own is what other processes used; over the sample's",
+        "  wall time, in % of one core, it is each sample's `busy_other_pct` in `benchmarks.json`",
+        "  (`steal_pct` beside it: the time the hypervisor took from the cores). The kernel samples",
+        "  the cores' busy time at each clock tick, so a quiet machine reads a few % either side of 0.",
+        f"  A sample above {BUSY_OTHER_PCT:.0f}% is warned about during the run and listed above; its req/s is",
+        "  the first number to distrust.",
         "- `native-header-routing` matches in the route table (ten routes on `x-tenant`, the",
         "  request matching the last) and sets the header with `header_mutation`'s per-route",
         "  config; `header-router` matches ten rules in Wasm, sets the header, and Envoy re-picks",
@@ -898,13 +1208,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=int(env("BENCH_DURATION", "5")), help="seconds per sample")
     parser.add_argument("--rounds", type=int, default=int(env("BENCH_ROUNDS", "3")))
     parser.add_argument("--connections", type=int, default=int(env("BENCH_CONNECTIONS", "16")))
-    parser.add_argument("--warmup", type=int, default=int(env("BENCH_WARMUP", "2")), help="seconds before each sample")
+    parser.add_argument(
+        "--warmup", type=int, default=int(env("BENCH_WARMUP", "2")), help="seconds before each sample (0: none)"
+    )
     parser.add_argument("--rows", default=env("BENCH_ROWS", ""), help="comma-separated row names (baseline always runs)")
     parser.add_argument("--output", default="docs/benchmarks", help="writes OUTPUT.md and OUTPUT.json")
     args = parser.parse_args()
     args.rows = [r for r in args.rows.split(",") if r]
-    if min(args.duration, args.rounds, args.connections, args.warmup) < 1:
-        parser.error("--duration, --rounds, --connections and --warmup must be at least 1")
+    if min(args.duration, args.rounds, args.connections) < 1 or args.warmup < 0:
+        parser.error("--duration, --rounds and --connections must be at least 1, --warmup at least 0")
     return args
 
 
@@ -943,11 +1255,27 @@ def main() -> None:
                 f"round {rnd}/{args.rounds} {row.name:24} {result['rps']:>10,.0f} req/s"
                 f"  CPU {result['cpu_us']:6.1f} µs/req"
                 f"  p50 {result['latency_us']['p50']:>6} µs  p99 {result['latency_us']['p99']:>6} µs"
-                f"  RSS {result['rss_kb'] / 1024:.0f} MB",
+                f"  RSS {result['rss_kb'] * 1024 / 1e6:.0f} MB  other {result['busy_other_pct']:4.1f}% of a core",
+                flush=True,
+            )
+
+    # Memory, apart and untimed: two workers each, interleaved rounds.
+    memory_rows = sorted((row for row in selected if row.name in MEMORY_ROWS), key=lambda r: MEMORY_ROWS.index(r.name))
+    memory_samples = {row.name: [] for row in memory_rows}
+    for rnd in range(1, args.rounds + 1):
+        for row in memory_rows:
+            result = memory_sample(row, args, rnd)
+            memory_samples[row.name].append(result)
+            print(
+                f"memory {rnd}/{args.rounds} {row.name:23} RSS {result['rss_kb'] * 1024 / 1e6:6.1f} MB"
+                f" with {MEMORY_CONCURRENCY} workers ({result['requests']:,} requests,"
+                f" connections per worker {result['connections_per_worker']})",
                 flush=True,
             )
 
     summary = summarize(samples)
+    memory = summarize_memory(memory_samples)
+    all_samples = [x for row_samples in samples.values() for x in row_samples]
     report = {
         "command": command_line(args),
         "minutes": (time.monotonic() - started) / 60,
@@ -972,8 +1300,29 @@ def main() -> None:
         },
         "skipped": skipped,
         "module_sizes": module_sizes(),
+        "memory": {
+            "settings": {
+                "envoy_concurrency": MEMORY_CONCURRENCY,
+                "seconds": MEMORY_SECONDS,
+                "connections": max(args.connections, MEMORY_MIN_CONNECTIONS),
+            },
+            "rows": {
+                name: dict(memory[name], samples=memory_samples[name]) for name in memory_samples
+            },
+        },
+        "load": {
+            "busy_other_pct_over": BUSY_OTHER_PCT,
+            "samples": len(all_samples),
+            "busy": busy_samples(samples),
+            "max_busy_other_pct": max(x["busy_other_pct"] for x in all_samples),
+            "median_busy_other_pct": statistics.median(x["busy_other_pct"] for x in all_samples),
+            "max_steal_pct": max(x["steal_pct"] for x in all_samples),
+        },
     }
     report["targets"] = targets(summary)
+    report["size_targets"] = size_targets(report["module_sizes"])
+    report["memory"]["target"] = memory_target(memory)
+    report["native_comparisons"] = native_comparisons(summary)
     output = ROOT / args.output
     output.parent.mkdir(parents=True, exist_ok=True)
     text = markdown(report)
