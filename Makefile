@@ -24,7 +24,7 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: help toolchain venv envoy apt-tools node build echo oci istio-validate compose-validate lint unit wasm-test e2e validate test demo demo-chain bench clean
+.PHONY: help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit wasm-test e2e validate test demo demo-chain bench clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
@@ -53,6 +53,15 @@ venv: $(VENV)/.installed
 envoy: venv
 	@$(ENVOY) --version | grep -o 'version: .*'
 
+# Binaryen's wasm-opt (Debian's) shrinks each module after cargo built it
+# (in place; a stamp beside it says it is done). The features are those
+# rustc's wasm32-wasip1 output uses; the module keeps no others.
+WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+	--enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue
+wasm-opt:
+	@command -v wasm-opt >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen; }
+
 # Debian packages the demos use (command, then package).
 apt-tools:
 	@missing=$$(for t in curl:curl jq:jq openssl:openssl envsubst:gettext-base; do \
@@ -63,11 +72,14 @@ apt-tools:
 
 # The one-context module builds in a cargo invocation of its own: with the
 # filters' modules in the same one, their entry points would be linked in.
-build: toolchain
+build: toolchain wasm-opt
 	cargo build --release --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-empty-filter
 	cargo build --release --target $(TARGET) -p meshwasm-chain
 	@for f in $(FILTERS) chain; do \
 		w=$(WASM_DIR)/meshwasm_$${f//-/_}.wasm; \
+		if [ "$$w" -nt "$$w.opt" ]; then \
+			wasm-opt $(WASM_OPT_FLAGS) "$$w" -o "$$w.tmp" && mv "$$w.tmp" "$$w" && touch "$$w.opt"; \
+		fi; \
 		printf '%-60s %8d bytes\n' "$${w#$(ROOT)/}" "$$(stat -c %s "$$w")"; \
 	done
 
