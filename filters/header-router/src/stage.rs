@@ -174,6 +174,13 @@ fn decide(rule: &CompiledRule, request: &Request<'_>) -> Result<Outcome, HostErr
         Some(rewrite) => rewritten(rewrite, &request.path()?),
         None => None,
     };
+    // A path that cannot be sent (it kept a control character of the
+    // request's) is not written: Envoy would refuse the whole request.
+    let new_path = new_path.filter(|p| {
+        let sendable = is_field_value(p);
+        dropped += u32::from(!sendable);
+        sendable
+    });
     let split = match &actions.split {
         None => None,
         Some(s) => {
