@@ -253,4 +253,6 @@ impl Proxy for Request<'_> {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
