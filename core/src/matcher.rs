@@ -452,3 +452,6 @@ mod tests {
         assert_eq!(r.groups(), 3);
     }
 }
+
+#[cfg(test)]
+mod props;
