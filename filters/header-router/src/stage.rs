@@ -285,4 +285,6 @@ impl HeaderRouterStage {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
