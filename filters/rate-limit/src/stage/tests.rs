@@ -283,7 +283,7 @@ fn forwarded_for_headers_it_cannot_decode_or_that_are_long_keep_the_client_apart
                           "limit": {"requests": 1, "per": "minute"}}]}));
     let proxy = Proxy::new();
     let long = format!("{}9.9.9.9", "1.2.3.4, ".repeat(3_000));
-    let mut sent = |xff: &[u8]| {
+    let sent = |xff: &[u8]| {
         let mut host = FakeHost::with_raw_request(&[
             (":method", b"GET"),
             (":path", b"/"),
