@@ -249,7 +249,7 @@ proptest! {
             ("suffix", Some(v)) => v.ends_with(text),
             ("contains", Some(v)) => v.contains(text),
             ("regex", Some(v)) => Regex::try_from(text.to_owned()).unwrap().is_match(v),
-            _ => unreachable!(),
+            (other, _) => panic!("no condition kind `{other}`"),
         };
         prop_assert_eq!(hit(&m, &headers), expected, "{} on {:?}", spec, value);
     }

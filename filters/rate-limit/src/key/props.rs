@@ -109,7 +109,7 @@ proptest! {
         hops in 0..3u32,
     ) {
         let same_bytes = part_bytes(&part, &a, hops) == part_bytes(&part, &b, hops);
-        let same_key = key(&[part.clone()], &a, hops) == key(&[part], &b, hops);
+        let same_key = key(std::slice::from_ref(&part), &a, hops) == key(&[part], &b, hops);
         prop_assert_eq!(same_key, same_bytes);
     }
 
