@@ -256,6 +256,18 @@ proptest! {
     }
 
     #[test]
+    fn prop_no_trusted_hops_never_reads_the_header(headers in raw_headers(), source in source()) {
+        let mut host = host_for(&headers);
+        if let Some(source) = &source {
+            host.properties.insert("source.address".to_owned(), source.clone());
+        }
+        let address = host.view().client_address(0).unwrap().map(Cow::into_owned);
+        prop_assert_eq!(address, client_address(None, source.as_deref(), 0));
+        let calls = host.take_host_calls();
+        prop_assert_eq!(calls.into_iter().collect::<Vec<_>>(), vec![("property", 1)]);
+    }
+
+    #[test]
     fn prop_trusted_hops_read_that_entry_from_the_right_never_the_source(
         forged in vec(vec(any::<u8>(), 0..12).prop_filter("no comma", |e| !e.contains(&b',')), 0..4),
         trusted in vec(entry().prop_flat_map(padded), 1..5),
