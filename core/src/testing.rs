@@ -1,6 +1,10 @@
 //! An in-memory [`Host`] for unit-testing stages: set up headers, run the
 //! stage, assert on what it left. No scripted sequence of host calls.
 
+pub mod json;
+
+pub use json::prop_cases;
+
 use crate::request::{Headers, Request};
 use crate::stage::{
     CallResponse, HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared, Written,

@@ -306,4 +306,6 @@ impl Proxy for Request<'_> {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

@@ -637,3 +637,6 @@ impl Validate for ExtAuthzConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod props;

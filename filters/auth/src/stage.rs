@@ -587,4 +587,6 @@ fn header_safe(value: &str) -> bool {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

@@ -255,3 +255,6 @@ mod tests {
         assert_eq!(chain.tick_period(), Some(Duration::from_secs(1)));
     }
 }
+
+#[cfg(test)]
+mod props;

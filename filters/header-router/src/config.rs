@@ -397,3 +397,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -299,4 +299,6 @@ impl HeaderRouterStage {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

@@ -167,4 +167,6 @@ impl Stage for MetricsStage {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

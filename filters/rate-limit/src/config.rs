@@ -257,3 +257,6 @@ mod tests {
         assert_eq!(err.field(), "rules[1].name");
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -108,3 +108,6 @@ mod tests {
         assert_ne!(key(&header, user(b"\xff")), key(&header, user(b"")));
     }
 }
+
+#[cfg(test)]
+mod props;

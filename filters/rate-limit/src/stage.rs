@@ -140,4 +140,6 @@ impl Stage for RateLimitStage {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

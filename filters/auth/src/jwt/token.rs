@@ -155,3 +155,6 @@ mod tests {
         assert_eq!(Parsed::parse(&big, 8192).unwrap_err(), JwtError::TooLarge);
     }
 }
+
+#[cfg(test)]
+mod props;
