@@ -71,6 +71,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENVOY = os.environ.get("ENVOY", str(ROOT / ".venv/bin/envoy"))
 WASM_DIR = Path(os.environ.get("MESHWASM_WASM_DIR", ROOT / "target/wasm32-wasip1/release"))
+# Modules of an earlier build (BENCH_BEFORE_DIR), benchmarked beside these
+# as `before-*` rows: a before/after comparison taken in one run.
+BEFORE_DIR = os.environ.get("BENCH_BEFORE_DIR")
 WORK_DIR = ROOT / "target/bench"
 KEYS = ROOT / "tests/fixtures/keys"
 WRK_REPORT = ROOT / "tools/bench-lua/wrk-report.lua"
@@ -218,10 +221,10 @@ def jwks(key_name: str) -> dict:
 # --- filter configurations --------------------------------------------------
 
 
-def module(name: str) -> Path:
+def module(name: str, directory: Path = WASM_DIR) -> Path:
     """A module's path, relative to the repository root when under it (Envoy
     runs there, so the configs kept in benchmarks.json hold no local paths)."""
-    path = WASM_DIR / f"meshwasm_{name}.wasm"
+    path = Path(directory) / f"meshwasm_{name}.wasm"
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
@@ -250,7 +253,7 @@ def auth_jwt(key_name: str) -> dict:
     }
 
 
-def wasm(name: str, module_name: str, config: dict) -> dict:
+def wasm(name: str, module_name: str, config: dict, directory: Path = WASM_DIR) -> dict:
     """A meshwasm filter as chain.yaml configures it: its own VM, fail closed."""
     return {
         "name": f"meshwasm.{name}",
@@ -262,7 +265,7 @@ def wasm(name: str, module_name: str, config: dict) -> dict:
                 "vm_config": {
                     "vm_id": name,
                     "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": str(module(module_name))}},
+                    "code": {"local": {"filename": str(module(module_name, directory))}},
                 },
                 "failure_policy": "FAIL_CLOSED",
                 "configuration": {"@type": STRING_TYPE, "value": json.dumps(config)},
@@ -446,7 +449,7 @@ def rows() -> list:
     ]
 
     def jwt_refused(token: str) -> list:
-        return [
+        out = [
             Probe("no token", without(load, "authorization"), 401),
             Probe("a forged token", dict(load, authorization=f"Bearer {forged(token)}"), 401),
         ]
@@ -458,6 +461,27 @@ def rows() -> list:
         wasm("rate-limit", "rate_limit", RATE_LIMIT),
         wasm("header-router", "header_router", HEADER_ROUTER),
     ]
+    if BEFORE_DIR:
+        before = Path(BEFORE_DIR)
+        for name, what, module_name, cfg, probes, stats in [
+            ("auth-api-key", "auth", "auth", AUTH_API_KEY, [ok()] + api_key_refused, ["decision=.=allowed;.;reason=.=api_key"]),
+            ("rate-limit", "rate-limit", "rate_limit", RATE_LIMIT, [ok()], ["rule=.=per-tenant;.;decision=.=allowed"]),
+            ("header-router", "header-router", "header_router", HEADER_ROUTER, [ok(ROUTED_BODY)], ["rule=.=tenant-10;.;meshwasm_headerrouter_matches_total"]),
+            ("metrics", "metrics", "metrics", METRICS, [ok()], ["meshwasm_requests_total"]),
+            ("chain-1-module", "chain", "chain", chain_config, [ok(ROUTED_BODY)] + api_key_refused, chain_stats),
+        ]:
+            out.append(
+                Row(
+                    f"before-{name}",
+                    f"`{name}` with the modules of {BEFORE_DIR} (an earlier build)",
+                    [wasm(what, module_name, cfg, before)],
+                    load,
+                    probes,
+                    stats,
+                    optional=True,
+                )
+            )
+    return out
     chain_stats = ["meshwasm_requests_total", "decision=.=allowed;.;reason=.=api_key", "meshwasm_ratelimit_requests_total"]
     return [
         Row("baseline", "router only", [], load, [ok()]),
