@@ -449,7 +449,7 @@ def rows() -> list:
     ]
 
     def jwt_refused(token: str) -> list:
-        out = [
+        return [
             Probe("no token", without(load, "authorization"), 401),
             Probe("a forged token", dict(load, authorization=f"Bearer {forged(token)}"), 401),
         ]
@@ -461,29 +461,8 @@ def rows() -> list:
         wasm("rate-limit", "rate_limit", RATE_LIMIT),
         wasm("header-router", "header_router", HEADER_ROUTER),
     ]
-    if BEFORE_DIR:
-        before = Path(BEFORE_DIR)
-        for name, what, module_name, cfg, probes, stats in [
-            ("auth-api-key", "auth", "auth", AUTH_API_KEY, [ok()] + api_key_refused, ["decision=.=allowed;.;reason=.=api_key"]),
-            ("rate-limit", "rate-limit", "rate_limit", RATE_LIMIT, [ok()], ["rule=.=per-tenant;.;decision=.=allowed"]),
-            ("header-router", "header-router", "header_router", HEADER_ROUTER, [ok(ROUTED_BODY)], ["rule=.=tenant-10;.;meshwasm_headerrouter_matches_total"]),
-            ("metrics", "metrics", "metrics", METRICS, [ok()], ["meshwasm_requests_total"]),
-            ("chain-1-module", "chain", "chain", chain_config, [ok(ROUTED_BODY)] + api_key_refused, chain_stats),
-        ]:
-            out.append(
-                Row(
-                    f"before-{name}",
-                    f"`{name}` with the modules of {BEFORE_DIR} (an earlier build)",
-                    [wasm(what, module_name, cfg, before)],
-                    load,
-                    probes,
-                    stats,
-                    optional=True,
-                )
-            )
-    return out
     chain_stats = ["meshwasm_requests_total", "decision=.=allowed;.;reason=.=api_key", "meshwasm_ratelimit_requests_total"]
-    return [
+    out = [
         Row("baseline", "router only", [], load, [ok()]),
         Row(
             "auth-api-key",
@@ -596,6 +575,28 @@ def rows() -> list:
             [ok()] + api_key_refused,
         ),
     ]
+    if BEFORE_DIR:
+        before = Path(BEFORE_DIR)
+        for name, what, module_name, cfg, probes, stats in [
+            ("auth-api-key", "auth", "auth", AUTH_API_KEY, [ok()] + api_key_refused, ["decision=.=allowed;.;reason=.=api_key"]),
+            ("rate-limit", "rate-limit", "rate_limit", RATE_LIMIT, [ok()], ["rule=.=per-tenant;.;decision=.=allowed"]),
+            ("header-router", "header-router", "header_router", HEADER_ROUTER, [ok(ROUTED_BODY)], ["rule=.=tenant-10;.;meshwasm_headerrouter_matches_total"]),
+            ("metrics", "metrics", "metrics", METRICS, [ok()], ["meshwasm_requests_total"]),
+            ("chain-1-module", "chain", "chain", chain_config, [ok(ROUTED_BODY)] + api_key_refused, chain_stats),
+        ]:
+            out.append(
+                Row(
+                    f"before-{name}",
+                    f"`{name}` with the modules of {BEFORE_DIR} (an earlier build)",
+                    [wasm(what, module_name, cfg, before)],
+                    load,
+                    probes,
+                    stats,
+                    optional=True,
+                )
+            )
+    return out
+
 
 
 # Each meshwasm filter and the native filter doing its job.
