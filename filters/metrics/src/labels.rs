@@ -94,6 +94,11 @@ impl CappedLabel {
     /// which the set has not grown cannot happen with Envoy; [`STALLS`] of
     /// them end the loop as an error.
     pub fn admit(&self, proxy: &mut dyn Proxy, value: &str) -> Admitted {
+        // Admitted values are clean, and cleaning leaves a clean value as
+        // it is: a known value needs no cleaning.
+        if self.seen.borrow().contains(value) {
+            return Admitted::Yes(value.to_owned());
+        }
         let value = clean_label_value(value);
         if self.seen.borrow().contains(&value) {
             return Admitted::Yes(value);

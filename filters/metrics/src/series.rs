@@ -41,6 +41,9 @@ pub struct SeriesCache {
     max: usize,
     sizes: bool,
     defined: RefCell<HashMap<SeriesKey, SeriesIds>>,
+    /// The series the last request was recorded under: most requests in
+    /// a row share one, found by comparing instead of hashing.
+    last: RefCell<Option<(SeriesKey, SeriesIds)>>,
 }
 
 impl SeriesCache {
@@ -50,6 +53,7 @@ impl SeriesCache {
             max: usize::try_from(max).unwrap_or(usize::MAX),
             sizes,
             defined: RefCell::new(HashMap::new()),
+            last: RefCell::new(None),
         }
     }
 
@@ -62,13 +66,19 @@ impl SeriesCache {
         extra_names: &[&str],
         key: &SeriesKey,
     ) -> Result<Option<SeriesIds>, HostError> {
-        if let Some(ids) = self.defined.borrow().get(key) {
-            return Ok(Some(*ids));
+        if let Some((last, ids)) = &*self.last.borrow() {
+            if last == key {
+                return Ok(Some(*ids));
+            }
         }
-        if self.defined.borrow().len() >= self.max {
-            return Ok(None);
-        }
-        self.define(proxy, prefix, extra_names, key).map(Some)
+        let known = self.defined.borrow().get(key).copied();
+        let ids = match known {
+            Some(ids) => ids,
+            None if self.defined.borrow().len() >= self.max => return Ok(None),
+            None => self.define(proxy, prefix, extra_names, key)?,
+        };
+        *self.last.borrow_mut() = Some((key.clone(), ids));
+        Ok(Some(ids))
     }
 
     /// The ids of the series that takes what is over the cap: `key`'s
