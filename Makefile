@@ -111,7 +111,7 @@ istio-validate: node
 lint: toolchain
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-chain -p meshwasm-core --all-targets -- -D warnings
+	cargo clippy --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-chain -p meshwasm-core -p meshwasm-empty-filter --all-targets -- -D warnings
 
 unit:
 	cargo test --workspace --exclude meshwasm-e2e

@@ -14,6 +14,7 @@ pub mod adapter;
 pub mod chain;
 pub mod config;
 pub mod filter;
+pub mod hex;
 pub mod matcher;
 pub mod metrics;
 pub mod names;

@@ -6,7 +6,7 @@
 
 use crate::request::{Headers, Request};
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The longest header value a filter writes (see
 /// [`is_field_value`](crate::names::is_field_value)); what it reads is
@@ -129,7 +129,31 @@ pub trait Proxy {
     fn increment_metric(&mut self, id: u32, by: i64) -> Result<(), HostError>;
     /// Records a histogram sample.
     fn record_metric(&mut self, id: u32, value: u64) -> Result<(), HostError>;
+
+    /// The clock in nanoseconds since the Unix epoch; `None` when it
+    /// cannot be read (or reads before the epoch).
+    fn epoch_nanos(&self) -> Option<u64> {
+        let since = self.now().ok()?.duration_since(UNIX_EPOCH).ok()?;
+        u64::try_from(since.as_nanos()).ok()
+    }
+
+    /// Writes shared data read at version `read` (`None`: the key was
+    /// absent), only if no other writer changed it since: a key that was
+    /// absent is created only if it still is, with a version number no
+    /// value has.
+    fn shared_replace(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        read: Option<u32>,
+    ) -> Result<Written, HostError> {
+        self.shared_set(key, value, Some(read.unwrap_or(CREATE_ONLY)))
+    }
 }
+
+/// The version number no value has: writing with it creates a key only
+/// if it is absent (see [`Proxy::shared_replace`]).
+pub const CREATE_ONLY: u32 = u32::MAX;
 
 /// What kind of metric a name is defined as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

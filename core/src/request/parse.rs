@@ -2,6 +2,8 @@
 //! cookies, header prefixes. Pure string work, bounded by what Envoy hands
 //! over.
 
+use crate::hex;
+
 /// A query parameter of `path`, percent-decoded; `None` when absent or not
 /// valid UTF-8 once decoded. The first occurrence wins.
 pub fn query_param(path: &str, name: &str) -> Option<String> {
@@ -68,8 +70,8 @@ fn percent_decode(s: &str) -> Option<String> {
     while let Some(b) = bytes.next() {
         match b {
             b'%' => {
-                let hi = hex(bytes.next()?)?;
-                let lo = hex(bytes.next()?)?;
+                let hi = hex::digit(bytes.next()?)?;
+                let lo = hex::digit(bytes.next()?)?;
                 out.push(hi << 4 | lo);
             }
             b'+' => out.push(b' '),
@@ -77,12 +79,6 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ impl ApiKeys {
             .map(|c| {
                 let digest = match (&c.key, &c.key_sha256) {
                     (Some(key), _) => Sha256::digest(key.as_bytes()).into(),
-                    (None, Some(hex)) => from_hex(hex),
+                    (None, Some(hex)) => meshwasm_core::hex::decode(hex).unwrap_or([0; 32]),
                     (None, None) => [0; 32],
                 };
                 (digest, c.name.clone())
@@ -53,16 +53,6 @@ impl ApiKeys {
         }
         found
     }
-}
-
-/// 64 hex digits to 32 bytes; validation made sure of the form.
-fn from_hex(hex: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        let digits = std::str::from_utf8(pair).unwrap_or("00");
-        *byte = u8::from_str_radix(digits, 16).unwrap_or(0);
-    }
-    out
 }
 
 #[cfg(test)]

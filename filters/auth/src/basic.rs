@@ -1,6 +1,6 @@
 //! HTTP Basic authentication (RFC 7617) against hashed passwords.
 
-use crate::config::{is_hex, BasicConfig};
+use crate::config::BasicConfig;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use meshwasm_core::ConfigError;
@@ -31,15 +31,9 @@ impl PasswordHash {
                 .map_err(|_| "`{SHA}` must be followed by a 20-byte SHA-1 digest".to_owned());
         }
         if let Some(hex) = s.strip_prefix("{SHA256}") {
-            if !is_hex(hex, 64) {
-                return Err("`{SHA256}` must be followed by 64 hex digits".to_owned());
-            }
-            let mut out = [0u8; 32];
-            for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
-                let digits = std::str::from_utf8(pair).map_err(|e| e.to_string())?;
-                *byte = u8::from_str_radix(digits, 16).map_err(|e| e.to_string())?;
-            }
-            return Ok(Self::Sha256(out));
+            return meshwasm_core::hex::decode(hex)
+                .map(Self::Sha256)
+                .ok_or_else(|| "`{SHA256}` must be followed by 64 hex digits".to_owned());
         }
         Err("must start with `{SHA}` (htpasswd -s) or `{SHA256}`".to_owned())
     }

@@ -468,11 +468,6 @@ fn consumer_name(name: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Checks that a string is `len` hex digits.
-pub(crate) fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 impl Validate for ApiKeyConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.consumers.is_empty() {
@@ -495,7 +490,7 @@ impl Validate for KeyConsumer {
             (Some(key), None) if key.is_empty() || key.len() > MAX_CREDENTIAL_BYTES => Err(
                 ConfigError::new("key", format!("must be 1 to {MAX_CREDENTIAL_BYTES} bytes")),
             ),
-            (None, Some(digest)) if !is_hex(digest, 64) => {
+            (None, Some(digest)) if meshwasm_core::hex::decode::<32>(digest).is_none() => {
                 Err(ConfigError::new("key_sha256", "must be 64 hex digits"))
             }
             (Some(_), None) | (None, Some(_)) => Ok(()),

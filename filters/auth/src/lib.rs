@@ -27,7 +27,7 @@ use meshwasm_core::{CallResponse, ConfigError, Filter, Proxy};
 use rules::Rules;
 use stage::AuthStage;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The configured auth filter.
 #[derive(Debug)]
@@ -153,11 +153,7 @@ impl Filter for Auth {
 /// The proxy's clock in whole seconds; the epoch if it cannot be read,
 /// which makes every `exp` in the past: tokens fail closed.
 fn seconds(proxy: &dyn Proxy) -> u64 {
-    proxy
-        .now()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
+    proxy.epoch_nanos().map_or(0, |n| n / 1_000_000_000)
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]

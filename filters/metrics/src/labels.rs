@@ -15,8 +15,6 @@ pub const NONE: &str = "none";
 /// Envoy never causes one (see [`CappedLabel::admit`]), so this bound only
 /// stops a misbehaving host from keeping a worker looping.
 const STALLS: u32 = 64;
-/// A CAS number no value has: writing with it creates a key only if absent.
-const ABSENT: u32 = u32::MAX;
 
 /// The method, or `OTHER` for anything but the standard ones.
 pub fn method(method: &str) -> &'static str {
@@ -139,7 +137,7 @@ impl CappedLabel {
             let mut updated = text.into_owned();
             updated.push_str(&value);
             updated.push('\n');
-            match proxy.shared_set(&self.key, updated.as_bytes(), Some(cas.unwrap_or(ABSENT))) {
+            match proxy.shared_replace(&self.key, updated.as_bytes(), cas) {
                 Ok(Written::Yes) => {
                     self.seen.borrow_mut().insert(value.clone());
                     return Admitted::Yes(value);

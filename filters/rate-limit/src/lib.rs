@@ -21,7 +21,7 @@ use meshwasm_core::metrics::{Counter, MetricName};
 use meshwasm_core::{ConfigError, Filter, Proxy};
 use stage::RateLimitStage;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use store::{BucketStore, SharedTable};
 
 /// Idle buckets each rule frees per tick, per worker.
@@ -115,19 +115,13 @@ impl Filter for RateLimit {
     }
 
     fn on_tick(&self, proxy: &mut dyn Proxy) {
-        let Some(now) = nanos(proxy) else {
+        let Some(now) = proxy.epoch_nanos() else {
             return;
         };
         for rule in &self.rules {
             rule.store.sweep(proxy, now, SWEEP_BUDGET);
         }
     }
-}
-
-/// The proxy's clock in nanoseconds since the epoch.
-fn nanos(proxy: &dyn Proxy) -> Option<u64> {
-    let since = proxy.now().ok()?.duration_since(UNIX_EPOCH).ok()?;
-    u64::try_from(since.as_nanos()).ok()
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]

@@ -4,9 +4,9 @@ use crate::config::FailureMode;
 use crate::headers::Quota;
 use crate::key;
 use crate::store::{BucketStore, StoreError};
-use crate::{nanos, CompiledRule, RateLimit};
+use crate::{CompiledRule, RateLimit};
 use meshwasm_core::request::Request;
-use meshwasm_core::{Flow, HeaderMap, HostError, LocalResponse, Stage};
+use meshwasm_core::{Flow, HeaderMap, HostError, LocalResponse, Proxy, Stage};
 use std::rc::Rc;
 
 /// The rate-limit filter's state for one request.
@@ -79,7 +79,9 @@ impl Stage for RateLimitStage {
                     Some(at) => at,
                     None if key.is_none() => return Ok(None),
                     None => *now.insert(
-                        nanos(request).ok_or_else(|| HostError::Status("no clock".to_owned()))?,
+                        request
+                            .epoch_nanos()
+                            .ok_or_else(|| HostError::Status("no clock".to_owned()))?,
                     ),
                 };
                 Ok(key.map(|key| (key, at)))

@@ -25,8 +25,6 @@ use std::fmt;
 const PROBES: u32 = 8;
 /// Compare-and-swap attempts before giving up.
 const ATTEMPTS: u32 = 16;
-/// A CAS number no value has: writing with it creates a slot only if absent.
-const ABSENT: u32 = u32::MAX;
 /// Bytes a slot's value takes.
 pub const SLOT_BYTES: usize = 24;
 
@@ -156,8 +154,7 @@ impl BucketStore for SharedTable {
             if !decision.allowed {
                 return Ok(decision);
             }
-            let cas = slot.cas.unwrap_or(ABSENT);
-            match proxy.shared_set(&slot.name, &encode(key, decision.tat), Some(cas))? {
+            match proxy.shared_replace(&slot.name, &encode(key, decision.tat), slot.cas)? {
                 Written::Yes => return Ok(decision),
                 Written::Conflict => {}
             }
@@ -260,7 +257,7 @@ mod tests {
         let name = table.slot_name(0);
         let b_state = encode(&key(1), g.decide(None, NOW).tat);
         host.process.borrow_mut().before_next_write = Some(Box::new(move |p| {
-            p.set(&name, &b_state, Some(ABSENT));
+            p.set(&name, &b_state, Some(meshwasm_core::stage::CREATE_ONLY));
         }));
         assert!(table.update(&mut host, &key(1), &g, NOW).unwrap().allowed);
         // B's request and A's: the bucket of 2 is empty now.
