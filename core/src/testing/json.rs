@@ -558,6 +558,73 @@ pub fn check_garbage<F: Filter>(bases: &[Value], bytes: &[u8]) -> Result<(), Str
     }
 }
 
+/// The configuration property tests every filter shares, for a
+/// [`Filter`] type, a function giving valid configurations that between
+/// them set every field, and a [`Schema`]: the bases are valid; arbitrary
+/// bytes are refused as a whole ([`check_bytes`]); structured garbage
+/// never panics ([`check_garbage`]); mutations are refused at their field
+/// ([`check_case`]). Expands in a `#[cfg(test)]` module of a crate with
+/// `proptest` among its dev-dependencies.
+#[macro_export]
+macro_rules! config_properties {
+    ($filter:ty, $bases:path, $schema:expr) => {
+        fn case() -> impl ::proptest::strategy::Strategy<Value = $crate::testing::json::Case> {
+            use ::proptest::prelude::*;
+            (
+                any::<usize>(),
+                any::<usize>(),
+                any::<u8>(),
+                any::<usize>(),
+                ::proptest::collection::vec(any::<u8>(), 0..64),
+            )
+                .prop_map(
+                    |(base, at, kind, choice, bytes)| $crate::testing::json::Case {
+                        base,
+                        at,
+                        kind,
+                        choice,
+                        bytes,
+                    },
+                )
+        }
+
+        #[test]
+        fn the_bases_are_valid() {
+            for base in $bases() {
+                $crate::testing::json::build::<$filter>(base.to_string().as_bytes()).unwrap();
+            }
+        }
+
+        ::proptest::proptest! {
+            #![proptest_config(::proptest::prelude::ProptestConfig::with_cases(
+                $crate::testing::prop_cases(64)
+            ))]
+
+            #[test]
+            fn prop_config_of_any_bytes_is_refused_as_a_whole(
+                bytes in ::proptest::collection::vec(::proptest::prelude::any::<u8>(), 0..256)
+            ) {
+                $crate::testing::json::check_bytes::<$filter>(&bytes)
+                    .map_err(::proptest::test_runner::TestCaseError::fail)?;
+            }
+
+            #[test]
+            fn prop_config_of_structured_garbage_never_panics(
+                bytes in ::proptest::collection::vec(::proptest::prelude::any::<u8>(), 0..512)
+            ) {
+                $crate::testing::json::check_garbage::<$filter>(&$bases(), &bytes)
+                    .map_err(::proptest::test_runner::TestCaseError::fail)?;
+            }
+
+            #[test]
+            fn prop_config_mutations_are_refused_by_field(case in case()) {
+                $crate::testing::json::check_case::<$filter>(&$bases(), $schema, &case)
+                    .map_err(::proptest::test_runner::TestCaseError::fail)?;
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,7 @@
 //! `make fuzz` runs them long.
 
 use crate::Auth;
-use meshwasm_core::testing::json::{check_bytes, check_case, check_garbage, Case, Schema};
-use meshwasm_core::testing::prop_cases;
-use proptest::collection::vec;
-use proptest::prelude::*;
+use meshwasm_core::testing::json::Schema;
 use serde_json::{json, Value};
 
 /// An inline JWKS holding one HMAC key.
@@ -71,45 +68,4 @@ const SCHEMA: Schema<'static> = Schema {
     maps: &["rules[].claims"],
 };
 
-fn case() -> impl Strategy<Value = Case> {
-    (
-        any::<usize>(),
-        any::<usize>(),
-        any::<u8>(),
-        any::<usize>(),
-        vec(any::<u8>(), 0..64),
-    )
-        .prop_map(|(base, at, kind, choice, bytes)| Case {
-            base,
-            at,
-            kind,
-            choice,
-            bytes,
-        })
-}
-
-#[test]
-fn the_bases_are_valid() {
-    for base in bases() {
-        meshwasm_core::testing::json::build::<Auth>(base.to_string().as_bytes()).unwrap();
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(prop_cases(64)))]
-
-    #[test]
-    fn prop_config_of_any_bytes_is_refused_as_a_whole(bytes in vec(any::<u8>(), 0..256)) {
-        check_bytes::<Auth>(&bytes).map_err(TestCaseError::fail)?;
-    }
-
-    #[test]
-    fn prop_config_of_structured_garbage_never_panics(bytes in vec(any::<u8>(), 0..512)) {
-        check_garbage::<Auth>(&bases(), &bytes).map_err(TestCaseError::fail)?;
-    }
-
-    #[test]
-    fn prop_config_mutations_are_refused_by_field(case in case()) {
-        check_case::<Auth>(&bases(), SCHEMA, &case).map_err(TestCaseError::fail)?;
-    }
-}
+meshwasm_core::config_properties!(Auth, bases, SCHEMA);
