@@ -131,33 +131,29 @@ impl CounterFamily {
     }
 }
 
-/// A counter defined in Envoy the first time it is used, once per VM.
+/// A metric defined in Envoy the first time it is used, once per VM.
 #[derive(Debug)]
-pub struct Counter {
+struct Lazy {
+    kind: MetricKind,
     name: MetricName,
     id: Cell<Option<u32>>,
 }
 
-impl Counter {
-    /// A counter under this name.
-    pub fn new(name: MetricName) -> Self {
+impl Lazy {
+    fn new(kind: MetricKind, name: MetricName) -> Self {
         Self {
+            kind,
             name,
             id: Cell::new(None),
         }
     }
 
-    /// Its name.
-    pub fn name(&self) -> &MetricName {
-        &self.name
-    }
-
-    /// Adds one. A stat that cannot be recorded is not worth failing a
+    /// Adds `by`. A stat that cannot be recorded is not worth failing a
     /// request for: errors are logged and dropped.
-    pub fn increment(&self, proxy: &mut dyn Proxy) {
+    fn add(&self, proxy: &mut dyn Proxy, by: i64) {
         let id = match self.id.get() {
             Some(id) => id,
-            None => match proxy.define_metric(MetricKind::Counter, self.name.encoded()) {
+            None => match proxy.define_metric(self.kind, self.name.encoded()) {
                 Ok(id) => {
                     self.id.set(Some(id));
                     id
@@ -168,9 +164,46 @@ impl Counter {
                 }
             },
         };
-        if let Err(e) = proxy.increment_metric(id, 1) {
-            log::warn!("meshwasm: cannot count {}: {e}", self.name.encoded());
+        if let Err(e) = proxy.increment_metric(id, by) {
+            log::warn!("meshwasm: cannot update {}: {e}", self.name.encoded());
         }
+    }
+}
+
+/// A counter defined in Envoy the first time it is used, once per VM.
+#[derive(Debug)]
+pub struct Counter(Lazy);
+
+impl Counter {
+    /// A counter under this name.
+    pub fn new(name: MetricName) -> Self {
+        Self(Lazy::new(MetricKind::Counter, name))
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &MetricName {
+        &self.0.name
+    }
+
+    /// Adds one; errors are logged and dropped.
+    pub fn increment(&self, proxy: &mut dyn Proxy) {
+        self.0.add(proxy, 1);
+    }
+}
+
+/// A gauge defined in Envoy the first time it is used, once per VM.
+#[derive(Debug)]
+pub struct Gauge(Lazy);
+
+impl Gauge {
+    /// A gauge under this name.
+    pub fn new(name: MetricName) -> Self {
+        Self(Lazy::new(MetricKind::Gauge, name))
+    }
+
+    /// Moves it up or down; errors are logged and dropped.
+    pub fn add(&self, proxy: &mut dyn Proxy, by: i64) {
+        self.0.add(proxy, by);
     }
 }
 

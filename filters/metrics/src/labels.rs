@@ -18,15 +18,17 @@ const STALLS: u32 = 64;
 
 /// The method, or `OTHER` for anything but the standard ones.
 pub fn method(method: &str) -> &'static str {
-    const KNOWN: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-    ];
-    KNOWN
+    METHODS
         .iter()
         .find(|m| **m == method)
         .copied()
         .unwrap_or("OTHER")
 }
+
+/// Every value [`method`] gives.
+pub const METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER",
+];
 
 /// `2xx` for 200 to 299, and so on; `none` when there was no response.
 pub fn code_class(code: u16) -> &'static str {

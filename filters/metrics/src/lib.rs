@@ -17,12 +17,10 @@ pub mod stage;
 
 use config::MetricsConfig;
 use labels::CappedLabel;
-use meshwasm_core::metrics::{Counter, MetricName};
-use meshwasm_core::{ConfigError, Filter, HeaderName, MetricKind, Proxy};
+use meshwasm_core::metrics::{Counter, Gauge, MetricName};
+use meshwasm_core::{ConfigError, Filter, HeaderName, Proxy};
 use series::SeriesCache;
 use stage::MetricsStage;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// An extra label, ready to read.
@@ -46,9 +44,9 @@ pub struct Metrics {
     /// `other` because a cap was reached.
     overflow: [Counter; 4],
     series: SeriesCache,
-    /// `<prefix>_requests_in_flight{method}` ids, by method, when the
-    /// gauge is kept.
-    in_flight: Option<RefCell<HashMap<&'static str, u32>>>,
+    /// `<prefix>_requests_in_flight{method}`, by normalised method, when
+    /// the gauge is kept.
+    in_flight: Option<Vec<(&'static str, Gauge)>>,
 }
 
 /// Which cap overflowed.
@@ -69,29 +67,9 @@ impl Metrics {
 
     /// Moves the in-flight gauge of a (normalised) method.
     fn in_flight(&self, proxy: &mut dyn Proxy, method: &'static str, by: i64) {
-        let Some(in_flight) = &self.in_flight else {
-            return;
-        };
-        let known = in_flight.borrow().get(method).copied();
-        let id = match known {
-            Some(id) => id,
-            None => {
-                let name = MetricName::new(&format!("{}_requests_in_flight", self.prefix))
-                    .label("method", method);
-                match proxy.define_metric(MetricKind::Gauge, name.encoded()) {
-                    Ok(id) => {
-                        in_flight.borrow_mut().insert(method, id);
-                        id
-                    }
-                    Err(e) => {
-                        log::warn!("meshwasm metrics: cannot define {}: {e}", name.encoded());
-                        return;
-                    }
-                }
-            }
-        };
-        if let Err(e) = proxy.increment_metric(id, by) {
-            log::warn!("meshwasm metrics: in-flight gauge: {e}");
+        let gauge = self.in_flight.iter().flatten().find(|(m, _)| *m == method);
+        if let Some((_, gauge)) = gauge {
+            gauge.add(proxy, by);
         }
     }
 }
@@ -125,7 +103,16 @@ impl Filter for Metrics {
                 })
                 .collect(),
             overflow,
-            in_flight: config.in_flight.then(RefCell::default),
+            in_flight: config.in_flight.then(|| {
+                labels::METHODS
+                    .iter()
+                    .map(|&method| {
+                        let name = MetricName::new(&format!("{prefix}_requests_in_flight"))
+                            .label("method", method);
+                        (method, Gauge::new(name))
+                    })
+                    .collect()
+            }),
             prefix,
         })
     }
