@@ -22,7 +22,9 @@ use hmac::{Hmac, Mac};
 use rsa::traits::PublicKeyParts as _;
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
 use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha256, Sha384, Sha512};
+use sha2::digest::const_oid::AssociatedOid;
+use sha2::digest::DynDigest;
+use sha2::{Digest, Sha256, Sha384, Sha512};
 use std::fmt;
 
 /// At most this many keys of a JWKS document are considered.
@@ -828,6 +830,29 @@ fn verify_mac<M: Mac + Clone>(
     mac.verify_slice(tag).map_err(|_| VerifyError::BadSignature)
 }
 
+/// An RSA signature check of one padding and hash: key, signing input,
+/// signature.
+type RsaCheck = fn(&RsaPublicKey, &[u8], &[u8]) -> rsa::Result<()>;
+
+/// RSASSA-PKCS1-v1_5 with hash `D`.
+fn pkcs1v15<D: Digest + AssociatedOid>(
+    key: &RsaPublicKey,
+    input: &[u8],
+    signature: &[u8],
+) -> rsa::Result<()> {
+    key.verify(Pkcs1v15Sign::new::<D>(), &D::digest(input), signature)
+}
+
+/// RSASSA-PSS with hash `D`, MGF1 with the same hash and a salt as long as
+/// the hash (what `Pss::new` sets, and RFC 7518 asks for).
+fn pss<D: Digest + DynDigest + Send + Sync + 'static>(
+    key: &RsaPublicKey,
+    input: &[u8],
+    signature: &[u8],
+) -> rsa::Result<()> {
+    key.verify(Pss::new::<D>(), &D::digest(input), signature)
+}
+
 /// Verifies an RSASSA-PKCS1-v1_5 or RSASSA-PSS signature.
 fn verify_rsa(
     key: &RsaKey,
@@ -840,40 +865,17 @@ fn verify_rsa(
     if signature.len() != key.modulus.len() || signature >= &*key.modulus {
         return Err(VerifyError::Malformed);
     }
-    let verified = match alg {
-        Algorithm::RS256 => key.key.verify(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(signing_input),
-            signature,
-        ),
-        Algorithm::RS384 => key.key.verify(
-            Pkcs1v15Sign::new::<Sha384>(),
-            &Sha384::digest(signing_input),
-            signature,
-        ),
-        Algorithm::RS512 => key.key.verify(
-            Pkcs1v15Sign::new::<Sha512>(),
-            &Sha512::digest(signing_input),
-            signature,
-        ),
-        // Pss::new uses MGF1 with the same hash and a salt as long as the hash.
-        Algorithm::PS256 => key.key.verify(
-            Pss::new::<Sha256>(),
-            &Sha256::digest(signing_input),
-            signature,
-        ),
-        Algorithm::PS384 => key.key.verify(
-            Pss::new::<Sha384>(),
-            &Sha384::digest(signing_input),
-            signature,
-        ),
-        Algorithm::PS512 => key.key.verify(
-            Pss::new::<Sha512>(),
-            &Sha512::digest(signing_input),
-            signature,
-        ),
+    // One row per algorithm: its padding and its hash.
+    let check: RsaCheck = match alg {
+        Algorithm::RS256 => pkcs1v15::<Sha256>,
+        Algorithm::RS384 => pkcs1v15::<Sha384>,
+        Algorithm::RS512 => pkcs1v15::<Sha512>,
+        Algorithm::PS256 => pss::<Sha256>,
+        Algorithm::PS384 => pss::<Sha384>,
+        Algorithm::PS512 => pss::<Sha512>,
         _ => return Err(VerifyError::AlgorithmNotAllowed),
     };
+    let verified = check(&key.key, signing_input, signature);
     verified.map_err(|_| VerifyError::BadSignature)
 }
 
