@@ -20,7 +20,6 @@ use api_key::ApiKeys;
 use basic::BasicUsers;
 use config::{AuthConfig, TokenSource};
 use ext_authz::ExtAuthz;
-use jwt::provider::Provider;
 use jwt::Jwt;
 use meshwasm_core::metrics::CounterFamily;
 use meshwasm_core::{CallResponse, ConfigError, Filter, Proxy};
@@ -44,40 +43,6 @@ pub struct Auth {
     unforwarded: Vec<TokenSource>,
     /// `meshwasm_auth_requests_total{decision, reason}`.
     decisions: CounterFamily,
-}
-
-impl Auth {
-    /// Takes the answer to a JWKS fetch of `provider`, if it is the one
-    /// under way. New keys also forget every verified token, so a key that
-    /// was removed stops verifying at once, cached tokens included.
-    fn take_jwks(&self, provider: &Provider, call: u32, answer: &CallResponse, now: u64) {
-        let Some(remote) = provider.remote() else {
-            return;
-        };
-        let mut remote = remote.borrow_mut();
-        if !remote.is_pending(call) {
-            return;
-        }
-        match remote.finish(answer, now) {
-            Ok(count) => {
-                log::info!(
-                    "meshwasm auth: provider `{}`: {count} key(s) fetched",
-                    provider.name
-                );
-                if let Some(jwt) = &self.jwt {
-                    jwt.forget_verified();
-                }
-            }
-            Err(why) => log::warn!("meshwasm auth: provider `{}`: {why}", provider.name),
-        }
-    }
-
-    fn remote_providers(&self) -> impl Iterator<Item = &Provider> {
-        self.jwt
-            .iter()
-            .flat_map(|j| &j.providers)
-            .filter(|p| p.remote().is_some())
-    }
 }
 
 impl Filter for Auth {
@@ -118,34 +83,23 @@ impl Filter for Auth {
     }
 
     fn tick_period(&self) -> Option<Duration> {
-        self.remote_providers()
-            .next()
+        self.jwt
+            .as_ref()
+            .filter(|j| j.fetches_keys())
             .map(|_| Duration::from_secs(1))
     }
 
     fn on_tick(&self, proxy: &mut dyn Proxy) {
-        let now = seconds(proxy);
-        for provider in self.remote_providers() {
-            let Some(remote) = provider.remote() else {
-                continue;
-            };
-            let mut remote = remote.borrow_mut();
-            if remote.refresh_due(now) {
-                match proxy.dispatch(&remote.call()) {
-                    Ok(call) => remote.started(call, now),
-                    Err(e) => log::warn!(
-                        "meshwasm auth: provider `{}`: cannot fetch JWKS: {e}",
-                        provider.name
-                    ),
-                }
-            }
+        if let Some(jwt) = &self.jwt {
+            let now = seconds(proxy);
+            jwt.refresh(proxy, now);
         }
     }
 
     fn on_call_response(&self, proxy: &mut dyn Proxy, token: u32, response: &CallResponse) {
-        let now = seconds(proxy);
-        for provider in self.remote_providers() {
-            self.take_jwks(provider, token, response, now);
+        if let Some(jwt) = &self.jwt {
+            let now = seconds(proxy);
+            jwt.take_keys(token, response, now);
         }
     }
 }

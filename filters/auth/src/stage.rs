@@ -7,6 +7,7 @@ use crate::credentials;
 use crate::ext_authz::Verdict;
 use crate::jwt::cache::Verified;
 use crate::jwt::error::JwtError;
+use crate::jwt::jwks::Fetch;
 use crate::rules::{CompiledRule, Forbidden};
 use crate::{seconds, Auth};
 use meshwasm_core::request::{self, strip_prefix_ignore_case, Request};
@@ -37,10 +38,9 @@ pub struct AuthStage {
 #[derive(Debug)]
 enum Waiting {
     Nothing,
-    /// Provider `provider`'s keys, to verify `token` (found at `source`).
+    /// A provider's keys, to verify `token` (found at `source`).
     Keys {
         call: u32,
-        provider: usize,
         token: String,
         source: TokenSource,
     },
@@ -269,25 +269,17 @@ impl AuthStage {
                 let remote = refusal
                     .provider
                     .filter(|_| fetch)
-                    .and_then(|p| Some((p, jwt.providers.get(p)?.remote()?)));
-                if let Some((provider, remote)) = remote {
-                    let mut remote = remote.borrow_mut();
-                    if remote.fetch_allowed(now) {
-                        match request.dispatch(&remote.call()) {
-                            Ok(call) => {
-                                remote.started(call, now);
-                                return Step::Wait(Waiting::Keys {
-                                    call,
-                                    provider,
-                                    token,
-                                    source,
-                                });
-                            }
-                            Err(e) => log::warn!("meshwasm auth: cannot fetch JWKS: {e}"),
-                        }
-                    }
+                    .and_then(|p| jwt.providers.get(p)?.remote());
+                let started = remote
+                    .and_then(|remote| remote.borrow_mut().start(request, Fetch::UnknownKey, now));
+                match started {
+                    Some(call) => Step::Wait(Waiting::Keys {
+                        call,
+                        token,
+                        source,
+                    }),
+                    None => Step::Refused(Failure::Jwt(refusal.error)),
                 }
-                Step::Refused(Failure::Jwt(refusal.error))
             }
         }
     }
@@ -520,17 +512,11 @@ impl AuthStage {
         match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
             Waiting::Keys {
                 call,
-                provider,
                 token: jwt,
                 source,
             } if call == token => {
-                if let Some(p) = self
-                    .filter
-                    .jwt
-                    .as_ref()
-                    .and_then(|j| j.providers.get(provider))
-                {
-                    self.filter.take_jwks(p, call, answer, seconds(request));
+                if let Some(keys) = &self.filter.jwt {
+                    keys.take_keys(call, answer, seconds(request));
                 }
                 match self.verify_token(request, jwt, source, false) {
                     Step::Admit(identity) => return self.admit(request, identity),

@@ -14,14 +14,24 @@
 
 use super::keys::KeySet;
 use crate::config::RemoteJwks;
-use meshwasm_core::{CallResponse, OutboundCall};
+use meshwasm_core::{CallResponse, OutboundCall, Proxy};
 use std::rc::Rc;
 use std::time::Duration;
 
 /// Seconds to wait before fetching again when no key set is held.
 const RETRY_SECONDS: u64 = 1;
 
-/// The state of one remote key set.
+/// Why a key set is fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// The timer: the first fetch, or the set is due for a refresh.
+    Refresh,
+    /// A request's token names a key the set lacks (or there is none).
+    UnknownKey,
+}
+
+/// The state of one remote key set: the only place a fetch starts and its
+/// answer is taken.
 #[derive(Debug)]
 pub struct RemoteKeys {
     /// The provider's name, for logs.
@@ -70,7 +80,7 @@ impl RemoteKeys {
     }
 
     /// Whether the timer should fetch now.
-    pub fn refresh_due(&self, now: u64) -> bool {
+    fn refresh_due(&self, now: u64) -> bool {
         if self.busy(now) {
             return false;
         }
@@ -84,7 +94,7 @@ impl RemoteKeys {
     }
 
     /// Whether a request that found no usable key may fetch now.
-    pub fn fetch_allowed(&self, now: u64) -> bool {
+    fn fetch_allowed(&self, now: u64) -> bool {
         let wait = if self.keys.is_some() {
             u64::from(self.config.unknown_kid_refresh_seconds)
         } else {
@@ -94,7 +104,7 @@ impl RemoteKeys {
     }
 
     /// The request to send.
-    pub fn call(&self) -> OutboundCall<'_> {
+    fn call(&self) -> OutboundCall<'_> {
         OutboundCall {
             cluster: &self.config.cluster,
             headers: vec![
@@ -109,20 +119,67 @@ impl RemoteKeys {
     }
 
     /// Records that a fetch went out with this token.
-    pub fn started(&mut self, token: u32, now: u64) {
+    fn started(&mut self, token: u32, now: u64) {
         self.in_flight = Some(token);
         self.last_attempt = Some(now);
     }
 
     /// Whether `token` is the fetch under way.
-    pub fn is_pending(&self, token: u32) -> bool {
+    fn is_pending(&self, token: u32) -> bool {
         self.in_flight == Some(token)
+    }
+
+    /// Starts a fetch if `why` allows one now: sends it through `proxy`
+    /// and remembers it. The call's token, or `None` when none is due or
+    /// it could not be sent (logged).
+    pub fn start(&mut self, proxy: &mut dyn Proxy, why: Fetch, now: u64) -> Option<u32> {
+        let due = match why {
+            Fetch::Refresh => self.refresh_due(now),
+            Fetch::UnknownKey => self.fetch_allowed(now),
+        };
+        if !due {
+            return None;
+        }
+        match proxy.dispatch(&self.call()) {
+            Ok(token) => {
+                self.started(token, now);
+                Some(token)
+            }
+            Err(e) => {
+                log::warn!(
+                    "meshwasm auth: provider `{}`: cannot fetch JWKS: {e}",
+                    self.provider
+                );
+                None
+            }
+        }
+    }
+
+    /// Takes the answer to call `token` if it is the fetch under way;
+    /// whether it brought new keys (logged either way).
+    pub fn take(&mut self, token: u32, response: &CallResponse, now: u64) -> bool {
+        if !self.is_pending(token) {
+            return false;
+        }
+        match self.finish(response, now) {
+            Ok(count) => {
+                log::info!(
+                    "meshwasm auth: provider `{}`: {count} key(s) fetched",
+                    self.provider
+                );
+                true
+            }
+            Err(why) => {
+                log::warn!("meshwasm auth: provider `{}`: {why}", self.provider);
+                false
+            }
+        }
     }
 
     /// Takes the answer to the fetch under way: the number of usable keys,
     /// or why the answer was refused (the keys held stay). Each key dropped
     /// from the set is logged with its reason.
-    pub fn finish(&mut self, response: &CallResponse, now: u64) -> Result<usize, String> {
+    fn finish(&mut self, response: &CallResponse, now: u64) -> Result<usize, String> {
         self.in_flight = None;
         match response.status {
             Some(200) => {}

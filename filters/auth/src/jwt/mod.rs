@@ -12,7 +12,8 @@ pub mod token;
 use crate::config::{JwtConfig, TokenSource};
 use cache::{TokenCache, Verified};
 use error::JwtError;
-use meshwasm_core::ConfigError;
+use jwks::Fetch;
+use meshwasm_core::{CallResponse, ConfigError, Proxy};
 use provider::Provider;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -71,8 +72,34 @@ impl Jwt {
     }
 
     /// Forgets every verified token (the keys changed).
-    pub fn forget_verified(&self) {
+    fn forget_verified(&self) {
         self.cache.borrow_mut().clear();
+    }
+
+    /// Whether some provider fetches its keys (and so needs the timer).
+    pub fn fetches_keys(&self) -> bool {
+        self.providers.iter().any(|p| p.remote().is_some())
+    }
+
+    /// Starts every remote key fetch the timer makes due.
+    pub fn refresh(&self, proxy: &mut dyn Proxy, now: u64) {
+        for remote in self.providers.iter().filter_map(Provider::remote) {
+            remote.borrow_mut().start(proxy, Fetch::Refresh, now);
+        }
+    }
+
+    /// Takes the answer to call `token`, if it is a key fetch under way.
+    /// New keys also forget every verified token, so a key that was
+    /// removed stops verifying at once, cached tokens included.
+    pub fn take_keys(&self, token: u32, response: &CallResponse, now: u64) {
+        let renewed = self
+            .providers
+            .iter()
+            .filter_map(Provider::remote)
+            .any(|remote| remote.borrow_mut().take(token, response, now));
+        if renewed {
+            self.forget_verified();
+        }
     }
 
     /// The provider that checks a token found at `source` whose (not yet
