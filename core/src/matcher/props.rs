@@ -165,14 +165,6 @@ fn request() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
         })
 }
 
-fn host_for(headers: &[(String, Vec<u8>)]) -> FakeHost {
-    let refs: Vec<(&str, &[u8])> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
-    FakeHost::with_raw_request(&refs)
-}
-
 fn first<'m>(headers: &'m [(String, Vec<u8>)], name: &str) -> Option<&'m [u8]> {
     headers
         .iter()
@@ -188,7 +180,7 @@ fn bare_path(headers: &[(String, Vec<u8>)]) -> String {
 }
 
 fn hit(m: &RequestMatch, headers: &[(String, Vec<u8>)]) -> bool {
-    m.matches(&host_for(headers).view())
+    m.matches(&FakeHost::with_headers(headers).view())
         .expect("the fake host never fails")
 }
 

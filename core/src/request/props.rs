@@ -69,14 +69,6 @@ fn raw_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
     )
 }
 
-fn host_for(headers: &[(String, Vec<u8>)]) -> FakeHost {
-    let refs: Vec<(&str, &[u8])> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
-    FakeHost::with_raw_request(&refs)
-}
-
 /// A header's first value, found by a plain scan.
 fn scan<'m>(headers: &'m [(String, Vec<u8>)], name: &str) -> Option<&'m [u8]> {
     headers
@@ -257,7 +249,7 @@ proptest! {
 
     #[test]
     fn prop_no_trusted_hops_never_reads_the_header(headers in raw_headers(), source in source()) {
-        let mut host = host_for(&headers);
+        let mut host = FakeHost::with_headers(&headers);
         if let Some(source) = &source {
             host.properties.insert("source.address".to_owned(), source.clone());
         }
@@ -305,7 +297,7 @@ proptest! {
         headers in raw_headers(),
         asked in vec(asked_name(), 1..8),
     ) {
-        let mut host = host_for(&headers);
+        let mut host = FakeHost::with_headers(&headers);
         let request = host.view();
         for name in &asked {
             let expected = scan(&headers, name);
@@ -324,7 +316,7 @@ proptest! {
         source in source(),
         ops in vec(op(), 1..16),
     ) {
-        let mut host = host_for(&headers);
+        let mut host = FakeHost::with_headers(&headers);
         if let Some(source) = &source {
             host.properties.insert("source.address".to_owned(), source.clone());
         }
