@@ -80,9 +80,10 @@ impl BasicUsers {
     /// Builds the user table from `users` and `htpasswd` lines.
     pub fn new(config: &BasicConfig) -> Result<Self, ConfigError> {
         let mut users = HashMap::new();
-        for user in &config.users {
-            let hash = PasswordHash::parse(&user.password_hash)
-                .map_err(|reason| ConfigError::new("basic.users.password_hash", reason))?;
+        for (i, user) in config.users.iter().enumerate() {
+            let hash = PasswordHash::parse(&user.password_hash).map_err(|reason| {
+                ConfigError::new(format!("basic.users[{i}].password_hash"), reason)
+            })?;
             users.insert(user.name.clone(), hash);
         }
         let lines = config.htpasswd.as_deref().unwrap_or("").lines();
