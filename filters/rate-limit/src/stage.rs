@@ -68,29 +68,24 @@ impl RateLimitStage {
 impl Stage for RateLimitStage {
     fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
         let filter = Rc::clone(&self.filter);
-        let mut now = None;
         for rule in &filter.rules {
-            let counted = rule.matcher.matches(request).and_then(|hit| {
-                let key = hit
-                    .then(|| key::digest(&rule.key, request, filter.xff_trusted_hops))
-                    .transpose()?;
-                // The clock is read once, and only when a rule counts.
-                let at = match now {
-                    Some(at) => at,
-                    None if key.is_none() => return Ok(None),
-                    None => *now.insert(
-                        request
+            // The view reads the clock once per callback, and only when a
+            // rule counts the request.
+            let counted = match rule.matcher.matches(request) {
+                Ok(false) => continue,
+                Ok(true) => {
+                    key::digest(&rule.key, request, filter.xff_trusted_hops).and_then(|key| {
+                        let now = request
                             .epoch_nanos()
-                            .ok_or_else(|| HostError::Status("no clock".to_owned()))?,
-                    ),
-                };
-                Ok(key.map(|key| (key, at)))
-            });
-            let decision = match counted {
-                Ok(None) => continue,
-                Ok(Some((key, at))) => rule.store.update(request, &key, &rule.gcra, at),
-                Err(err) => Err(StoreError::Host(err)),
+                            .ok_or_else(|| HostError::Status("no clock".to_owned()))?;
+                        Ok((key, now))
+                    })
+                }
+                Err(err) => Err(err),
             };
+            let decision = counted
+                .map_err(StoreError::Host)
+                .and_then(|(key, now)| rule.store.update(request, &key, &rule.gcra, now));
             let decision = match decision {
                 Ok(decision) => decision,
                 Err(err) => match self.failed(request, rule, &err) {
