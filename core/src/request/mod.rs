@@ -212,23 +212,17 @@ impl<'h> Request<'h> {
         if map != HeaderMap::Request {
             return;
         }
-        let mut values: Vec<Vec<u8>> = match (self.map.get_mut(), self.first.get_mut()) {
-            (Some(headers), _) => take_values(headers, name),
-            (None, Some((first, value))) if first.eq_ignore_ascii_case(name) => {
-                value.take().into_iter().collect()
-            }
-            (None, _) => Vec::new(),
-        };
-        change(&mut values);
-        match (self.map.get_mut(), self.first.get_mut()) {
-            (Some(headers), _) => {
-                let name = name.to_ascii_lowercase();
-                headers.extend(values.into_iter().map(|v| (name.clone(), v)));
-            }
-            (None, Some((first, value))) if first.eq_ignore_ascii_case(name) => {
+        if let Some(headers) = self.map.get_mut() {
+            let mut values = take_values(headers, name);
+            change(&mut values);
+            let name = name.to_ascii_lowercase();
+            headers.extend(values.into_iter().map(|v| (name.clone(), v)));
+        } else if let Some((first, value)) = self.first.get_mut() {
+            if first.eq_ignore_ascii_case(name) {
+                let mut values: Vec<Vec<u8>> = value.take().into_iter().collect();
+                change(&mut values);
                 *value = values.into_iter().next();
             }
-            (None, _) => {}
         }
         if name.eq_ignore_ascii_case("x-forwarded-for") {
             self.client.take();
