@@ -45,16 +45,7 @@ fn render(
 ) -> Result<Vec<Edit>, HostError> {
     let mut edits = Vec::new();
     let mut value = |t: &Template| -> Result<Option<String>, HostError> {
-        let v = t.render(request, captures)?;
-        if is_field_value(&v) {
-            return Ok(Some(v));
-        }
-        log::debug!(
-            "meshwasm header-router: rule `{}`: dropped an invalid value",
-            rule.rule.name
-        );
-        *dropped += 1;
-        Ok(None)
+        Ok(sendable(t.render(request, captures)?, rule, dropped))
     };
     for h in &actions.set {
         if let Some(v) = value(&h.value)? {
@@ -68,6 +59,20 @@ fn render(
     }
     edits.extend(actions.remove.iter().map(|h| Edit::Remove(h.to_string())));
     Ok(edits)
+}
+
+/// `value` if it may be sent as a header value (`:path` included);
+/// otherwise `None`, logged and counted in `dropped`.
+fn sendable(value: String, rule: &CompiledRule, dropped: &mut u32) -> Option<String> {
+    if is_field_value(&value) {
+        return Some(value);
+    }
+    log::debug!(
+        "meshwasm header-router: rule `{}`: dropped an invalid value",
+        rule.rule.name
+    );
+    *dropped += 1;
+    None
 }
 
 fn apply(request: &mut Request<'_>, map: HeaderMap, edits: &[Edit]) -> Result<(), HostError> {
@@ -134,15 +139,13 @@ fn decide(rule: &CompiledRule, request: &Request<'_>) -> Result<Outcome, HostErr
         None => None,
         Some(Respond::Redirect { location, status }) => {
             let location = location.render(request, &captures)?;
-            Some(if is_field_value(&location) {
-                LocalResponse {
+            Some(match sendable(location, rule, &mut dropped) {
+                Some(location) => LocalResponse {
                     status: *status,
                     headers: vec![("location".to_owned(), location)],
                     body: Vec::new(),
-                }
-            } else {
-                dropped += 1;
-                bad_redirect()
+                },
+                None => bad_redirect(),
             })
         }
         Some(Respond::Direct {
@@ -170,17 +173,14 @@ fn decide(rule: &CompiledRule, request: &Request<'_>) -> Result<Outcome, HostErr
         rule,
         &mut dropped,
     )?;
-    let new_path = match &actions.rewrite {
-        Some(rewrite) => rewritten(rewrite, &request.path()?),
-        None => None,
-    };
     // A path that cannot be sent (it kept a control character of the
     // request's) is not written: Envoy would refuse the whole request.
-    let new_path = new_path.filter(|p| {
-        let sendable = is_field_value(p);
-        dropped += u32::from(!sendable);
-        sendable
-    });
+    let new_path = match &actions.rewrite {
+        Some(rewrite) => {
+            rewritten(rewrite, &request.path()?).and_then(|path| sendable(path, rule, &mut dropped))
+        }
+        None => None,
+    };
     let split = match &actions.split {
         None => None,
         Some(s) => {
