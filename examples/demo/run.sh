@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The meshwasm demo: the four filters in one Envoy in front of the echo
-# service, with example requests and what came back.
+# The meshwasm chain demo: the four filters as one module
+# (envoy-config/chain.yaml) in one Envoy in front of the echo service, with
+# example requests and what came back.
 #
-#   make demo                      # builds everything, then runs this
-#   DEMO_INTERACTIVE=0 make demo   # run the requests and exit
+#   make demo-chain                      # builds everything, then runs this
+#   DEMO_INTERACTIVE=0 make demo-chain   # run the requests and exit
 #
 # Ports: echo 127.0.0.1:8081, Envoy listener 127.0.0.1:10000, admin 9901.
 set -euo pipefail
@@ -69,7 +70,7 @@ grep -o 'meshwasm [a-z-]*: .*' "$state/envoy.log" | awk '!seen[$0]++ { print "  
 step "Without credentials, the auth filter answers 401 with a challenge:"
 request http://127.0.0.1:10000/orders
 
-step "With alice's API key the request goes through all four modules to the echo service, which answers with what reached it (note x-meshwasm-consumer):"
+step "With alice's API key the request goes through all four filters to the echo service, which answers with what reached it (note x-meshwasm-consumer):"
 request -X POST 'http://127.0.0.1:10000/orders?id=7' -H 'x-api-key: alice-demo-key' -H 'content-type: text/plain' -d 'two coffees'
 
 step "A client cannot name itself: its own x-meshwasm-consumer is replaced by the authenticated one"

@@ -243,7 +243,12 @@ fn metrics_image() {
 }
 
 #[test]
-fn every_filter_has_an_image() {
+fn chain_image() {
+    check_built("chain");
+}
+
+#[test]
+fn every_module_has_an_image() {
     let found: BTreeSet<String> = fs::read_dir(workspace_root().join("target/oci"))
         .expect("no target/oci (run `make oci` first)")
         .map(|e| {
@@ -254,8 +259,15 @@ fn every_filter_has_an_image() {
         })
         .filter(|name| !name.starts_with('.'))
         .collect();
-    let expected: BTreeSet<String> = FILTERS.iter().map(|f| f.to_string()).collect();
-    assert_eq!(found, expected, "target/oci holds one layout per filter");
+    let expected: BTreeSet<String> = FILTERS
+        .iter()
+        .chain(&["chain"])
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(
+        found, expected,
+        "target/oci holds one layout per module, the chain's included"
+    );
 }
 
 /// A scratch folder, removed when dropped.
