@@ -5,7 +5,7 @@
 //! helpers, which `unwrap` host results (a header that is not UTF-8 would
 //! trap the VM there).
 
-use crate::config::{self, ConfigError, MAX_CONFIG_BYTES};
+use crate::config::{ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
 use crate::request::{Headers, ReadPlan, Request};
 use crate::stage::{
@@ -72,7 +72,7 @@ impl<F: Filter> Root<F> {
         let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size)
             .map_err(|status| ConfigError::new("", format!("could not read it: {status:?}")))?
             .unwrap_or_default();
-        F::new(config::parse(&bytes)?)
+        F::configure(&bytes)
     }
 }
 

@@ -23,6 +23,13 @@ pub trait Filter: Sized + 'static {
     /// happens here, never per request.
     fn new(config: Self::Config) -> Result<Self, ConfigError>;
 
+    /// Builds the filter from its JSON configuration: parsing, validation
+    /// and [`Filter::new`], exactly as the module does in `on_configure`
+    /// (and `meshwasm check` does before rollout).
+    fn configure(json: &[u8]) -> Result<Self, ConfigError> {
+        Self::new(crate::config::parse(json)?)
+    }
+
     /// The stage that handles one request.
     fn stage(self: &Rc<Self>) -> Self::Stage;
 
