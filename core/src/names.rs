@@ -12,6 +12,11 @@ const MAX_HEADER_NAME_BYTES: usize = 256;
 /// (or an HTTP/2 pseudo-header such as `:authority`), stored lowercase as
 /// Envoy stores header names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(with = "String")
+)]
 #[serde(try_from = "String")]
 pub struct HeaderName(Cow<'static, str>);
 

@@ -24,6 +24,7 @@ pub type HeaderMatch = ValueMatch<HeaderName>;
 
 /// Conditions on a request; all that are set must hold.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestMatch {
     /// The path, without the query; any path when unset.

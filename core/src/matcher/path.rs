@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 /// How a rule matches the request path (without the query).
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PathMatch {
     /// The whole path.

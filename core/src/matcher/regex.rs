@@ -72,6 +72,23 @@ impl<'de> Deserialize<'de> for Regex {
     }
 }
 
+/// A regex is written as a string in the `regex-lite` syntax; it matches
+/// the whole value.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Regex {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Regex".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "regex",
+            "description": "A regular expression (regex-lite syntax, linear time) that must match the whole value."
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 /// How a string is matched.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum StringMatch {
     /// The whole value.

@@ -32,10 +32,18 @@ pub enum Condition {
     Present(bool),
 }
 
-/// A condition as a configuration writes it.
+/// A condition on one named value: `name` and exactly one of `exact`,
+/// `prefix`, `suffix`, `contains`, `regex` (matching the whole value) and
+/// `present`.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(extend("minProperties" = 2, "maxProperties" = 2))
+)]
 #[serde(deny_unknown_fields)]
 struct Written<N> {
+    /// The value's name.
     name: N,
     #[serde(default)]
     exact: Option<String>,
@@ -49,6 +57,18 @@ struct Written<N> {
     regex: Option<Regex>,
     #[serde(default)]
     present: Option<bool>,
+}
+
+/// A condition's schema is the one it is written in.
+#[cfg(feature = "schema")]
+impl<N: schemars::JsonSchema> schemars::JsonSchema for ValueMatch<N> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("ValueMatch_for_{}", N::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        Written::<N>::json_schema(generator)
+    }
 }
 
 impl<N> TryFrom<Written<N>> for ValueMatch<N> {

@@ -15,6 +15,7 @@ pub const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
 
 /// The auth filter's JSON configuration.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// The header that carries the authenticated consumer's name to the
@@ -45,6 +46,7 @@ fn default_identity_header() -> HeaderName {
 
 /// An authentication method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// [`ApiKeyConfig`].
@@ -71,6 +73,7 @@ impl Method {
 
 /// API keys: a consumer is whoever holds its key.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
     /// The request header that carries the key.
@@ -94,6 +97,7 @@ fn default_api_key_header() -> HeaderName {
 /// A consumer and its key: the key itself, or its SHA-256 digest so the
 /// plain key need not sit in config.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyConsumer {
     /// The consumer's name, sent to the upstream in the identity header.
@@ -108,6 +112,7 @@ pub struct KeyConsumer {
 
 /// HTTP Basic authentication with hashed passwords.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BasicConfig {
     /// The realm named in the `WWW-Authenticate` challenge.
@@ -131,6 +136,7 @@ fn default_realm() -> String {
 
 /// A Basic user.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BasicUser {
     /// The user name, which is also the consumer name.
@@ -142,6 +148,7 @@ pub struct BasicUser {
 
 /// JSON Web Tokens from one or more issuers.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JwtConfig {
     /// The issuers whose tokens are accepted.
@@ -158,6 +165,7 @@ fn default_cache_entries() -> usize {
 
 /// One token issuer: where its keys are, what its tokens must say.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JwtProvider {
     /// Names the provider in logs.
@@ -227,6 +235,7 @@ fn default_sources() -> Vec<TokenSource> {
 
 /// Where a token is read from.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum TokenSource {
     /// A request header, after an optional prefix such as `Bearer `.
@@ -245,6 +254,7 @@ pub enum TokenSource {
 
 /// A JWKS endpoint.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RemoteJwks {
     /// The Envoy cluster that reaches it.
@@ -293,6 +303,7 @@ fn default_jwks_bytes() -> usize {
 
 /// A claim copied to a request header.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimToHeader {
     /// The claim; a string, number or boolean is copied as it is.
@@ -303,6 +314,7 @@ pub struct ClaimToHeader {
 
 /// External authorization over HTTP: a service decides.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExtAuthzConfig {
     /// The Envoy cluster of the authorization service.
@@ -359,6 +371,7 @@ fn default_authz_client_headers() -> Vec<HeaderName> {
 
 /// Who may call the requests a rule matches.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Which requests; every request when empty.

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 /// The combined module's configuration: each filter's own, by name.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// The metrics filter's configuration.

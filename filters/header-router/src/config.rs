@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 /// The header-router filter's JSON configuration.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeaderRouterConfig {
     /// Rules in order; the first that matches applies, unless it says to
@@ -19,6 +20,7 @@ pub struct HeaderRouterConfig {
 
 /// What to match, and what to do with a matching request.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Names the rule in stats and logs: 1 to 64 of `a-z`, `0-9`, `-`, `_`.
@@ -48,6 +50,7 @@ pub struct Rule {
 
 /// Changes to a header map. Values are [templates](crate::template).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeaderActions {
     /// Headers to set, replacing any values they have.
@@ -63,6 +66,7 @@ pub struct HeaderActions {
 
 /// A header and a value template.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeaderValue {
     /// The header.
@@ -73,6 +77,7 @@ pub struct HeaderValue {
 
 /// How the path is rewritten; the query string is kept.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rewrite {
     /// Replaces a leading `from` with `to`.
@@ -94,6 +99,7 @@ pub enum Rewrite {
 /// A weighted split that writes one header; Envoy's route table then sends
 /// each value to its cluster.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Split {
     /// The header written; clients' own copies are always removed.
@@ -111,6 +117,7 @@ pub struct Split {
 
 /// One side of a split.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// The header value.
@@ -121,6 +128,7 @@ pub struct Target {
 
 /// What a sticky split hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum StickyKey {
     /// A request header (such as a user id).
@@ -133,6 +141,7 @@ pub enum StickyKey {
 
 /// What a request without the sticky key gets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fallback {
     /// A weighted draw, as if unsticky.
@@ -144,6 +153,7 @@ pub enum Fallback {
 
 /// A direct answer.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Respond {
     /// A redirect.

@@ -41,6 +41,11 @@ pub enum Piece {
 
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(with = "String")
+)]
 #[serde(try_from = "String")]
 pub struct Template {
     pieces: Vec<Piece>,

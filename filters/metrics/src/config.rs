@@ -10,6 +10,7 @@ const MAX_PREFIX_BYTES: usize = 64;
 
 /// The metrics filter's JSON configuration.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Starts every metric name: a Prometheus name (`[a-zA-Z_][a-zA-Z0-9_]*`).
@@ -54,6 +55,7 @@ fn default_max_series() -> u32 {
 
 /// A label taken from a request header.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExtraLabel {
     /// The label: a Prometheus label name, not one of the built-in ones.

@@ -10,6 +10,7 @@ pub const MAX_KEYS_LIMIT: u32 = 1_000_000;
 
 /// The rate-limit filter's JSON configuration.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// The limits; a request passes only if every rule that matches it
@@ -38,6 +39,7 @@ fn default_max_keys() -> u32 {
 
 /// Where the client's address comes from.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClientAddress {
     /// Proxies in front of Envoy that append to `x-forwarded-for` and are
@@ -50,6 +52,7 @@ pub struct ClientAddress {
 
 /// One limit on the requests that share a key.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Names the rule in stats and logs: lowercase letters, digits, `-`, `_`.
@@ -69,6 +72,7 @@ pub struct Rule {
 
 /// A part of a rule's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeyPart {
     /// The client's address.
@@ -84,6 +88,7 @@ pub enum KeyPart {
 /// A number of requests per period, with a burst allowance: a bucket of
 /// `requests + burst` that refills at `requests` per period.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Limit {
     /// Requests allowed per period; at least 1.
@@ -97,6 +102,7 @@ pub struct Limit {
 
 /// The period of a [`Limit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     /// One second.
@@ -123,6 +129,7 @@ impl Period {
 
 /// What happens to a request when the bucket store fails.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FailureMode {
     /// Let it pass.
