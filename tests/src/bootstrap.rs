@@ -80,8 +80,13 @@ impl WasmFilter {
 
     /// The same filter with another configuration.
     pub fn with_configuration(&self, configuration: Value) -> Self {
+        self.with_raw_configuration(&configuration.to_string())
+    }
+
+    /// The same filter with another configuration string, valid JSON or not.
+    pub fn with_raw_configuration(&self, configuration: &str) -> Self {
         Self {
-            configuration: configuration.to_string(),
+            configuration: configuration.to_owned(),
             ..self.clone()
         }
     }
