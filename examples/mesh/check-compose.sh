@@ -151,6 +151,7 @@ else
   echo "note: not root, so Envoy validates as uid $(id -u) and readability by uid $envoy_uid is judged from mode bits"
 fi
 
+umask 022 # the container's own directories (/, /meshwasm) are 0755
 tmp=$(mktemp -d /tmp/meshwasm-compose.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 0755 "$tmp"
