@@ -126,7 +126,7 @@ for admin in $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2; do
   done
   curl -fsS "http://127.0.0.1:$admin/ready" >/dev/null 2>&1 || fail "the sidecar with admin port $admin did not start"
 done
-echo "  frontend  app :$APP_FRONTEND  sidecar in :$PORT_IN out :$PORT_OUT  (metrics, auth, rate-limit | header-router)"
+echo "  frontend  app :$APP_FRONTEND  sidecar in :$PORT_IN out :$PORT_OUT  (chain module: metrics, auth, rate-limit | header-router)"
 echo "  backend-v1 app :$APP_V1  sidecar :$PORT_V1 (mTLS, metrics)"
 echo "  backend-v2 app :$APP_V2  sidecar :$PORT_V2 (mTLS, metrics)"
 
