@@ -179,7 +179,7 @@ while IFS=$'\t' read -r kind service config; do
   # The copy of the config names the files at their copies' paths.
   rewrite=()
   for target in "${targets[@]}"; do rewrite+=(-e "s#$target/#$croot$target/#g"); done
-  copy_config=$(place "$service" "$config" "$croot")
+  copy_config=$(place "$service" "$config" "$croot") || { problem "$service: cannot copy $config"; continue; }
   sed "${rewrite[@]}" "$host_config" >"$copy_config.tmp"
   same_mode "$host_config" "$copy_config.tmp"
   mv "$copy_config.tmp" "$copy_config"
