@@ -99,12 +99,16 @@ node:
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 
-# examples/docker-compose.yaml, checked by Debian's docker-compose (no
-# Docker engine needed for `config`).
-compose-validate:
+# The Docker demo without a Docker engine: examples/docker-compose.yaml by
+# Debian's docker-compose, every path it mounts, and each sidecar config
+# validated by Envoy as the Envoy image's user (uid 101) would read it
+# (examples/mesh/check-compose.sh). Then the Grafana dashboard's data
+# source, prefix and namespace/workload filters (examples/grafana/check.py).
+compose-validate: build echo envoy apt-tools
 	@command -v docker-compose >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
-	docker-compose -f examples/docker-compose.yaml config --quiet && echo "valid: examples/docker-compose.yaml"
+	examples/mesh/check-compose.sh
+	python3 examples/grafana/check.py
 
 # Every WasmPlugin under envoy-config/istio against Istio's published CRD schema.
 istio-validate: node

@@ -96,6 +96,17 @@ NAME=backend-v1 PORT=$PORT_V1 APP=$APP_V1 HOST_APP=127.0.0.1 ADMIN=$ADMIN_V1 env
 NAME=backend-v2 PORT=$PORT_V2 APP=$APP_V2 HOST_APP=127.0.0.1 ADMIN=$ADMIN_V2 envsubst "$vars" <"$here/backend-sidecar.yaml" >"$state/backend-v2-sidecar.yaml"
 export CERTS=$certs_in_config
 if $render_only; then
+  # The official Envoy image's entrypoint drops to its user envoy (uid 101,
+  # gid 101), and a bind mount keeps the host's owners and modes, so the
+  # sidecars read only what any user may read (handing the files to group
+  # 101 would need root on the host). These are throwaway demo identities
+  # (a CA made by this run, valid for a day, trusted by nothing else), so
+  # the sidecars' two keys are made world-readable here; the CA's key, which
+  # no sidecar reads, stays 0600, and the local mesh keeps every key 0600.
+  # Modes are set outright so a strict umask cannot hide a file either.
+  # examples/mesh/check-compose.sh checks that uid 101 can read it all.
+  chmod 0755 "$state" "$CERTS"
+  chmod 0644 "$state"/*.yaml "$CERTS"/*.pem "$CERTS/frontend.key" "$CERTS/backend.key"
   echo "Wrote $state: run 'docker compose -f examples/docker-compose.yaml up' from the repository root."
   exit 0
 fi
@@ -115,7 +126,7 @@ for admin in $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2; do
   done
   curl -fsS "http://127.0.0.1:$admin/ready" >/dev/null 2>&1 || fail "the sidecar with admin port $admin did not start"
 done
-echo "  frontend  app :$APP_FRONTEND  sidecar in :$PORT_IN out :$PORT_OUT  (metrics, auth, rate-limit | header-router)"
+echo "  frontend  app :$APP_FRONTEND  sidecar in :$PORT_IN out :$PORT_OUT  (chain module: metrics, auth, rate-limit | header-router)"
 echo "  backend-v1 app :$APP_V1  sidecar :$PORT_V1 (mTLS, metrics)"
 echo "  backend-v2 app :$APP_V2  sidecar :$PORT_V2 (mTLS, metrics)"
 
