@@ -126,7 +126,7 @@ ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
 }
-# The labels meshwasm metrics carry in their names (see README, "Metrics").
+# The labels meshwasm metrics carry in their names (see docs/filters/metrics.md, "Labels in Envoy and Istio").
 STATS_TAGS = [
     {"tag_name": t, "regex": f"({t}=\\.=(.*?);\\.;)"}
     for t in (
@@ -254,7 +254,7 @@ def auth_jwt(key_name: str) -> dict:
 
 
 def wasm(name: str, module_name: str, config: dict, directory: Path = WASM_DIR) -> dict:
-    """A meshwasm filter as chain.yaml configures it: its own VM, fail closed."""
+    """A meshwasm filter as four-modules.yaml configures it: its own VM, fail closed."""
     return {
         "name": f"meshwasm.{name}",
         "typed_config": {
@@ -1177,7 +1177,7 @@ def markdown(report: dict) -> str:
         "- One Envoy per row and sample, `--concurrency 1` (one worker), its only routes",
         "  `direct_response` (no upstream), so what a row adds over `baseline` is its filters' cost.",
         "  Wasm filters run in V8, each module in its own VM, failing closed, as in",
-        "  `envoy-config/chain.yaml`; the filter configurations (from `tools/bench-configs/`) are in",
+        "  `envoy-config/four-modules.yaml`; the filter configurations (from `tools/bench-configs/`) are in",
         "  `benchmarks.json`.",
         f"- Load: `wrk -t1 -c{s['connections']}` on loopback with keep-alive; every row gets the same",
         f"  `GET {PATH}` with `x-tenant`, `x-api-key` and an RS256 bearer token (the ES256 row its",

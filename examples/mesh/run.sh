@@ -84,7 +84,7 @@ for id in frontend backend intruder; do
   echo "  spiffe://meshwasm.local/ns/demo/sa/$id"
 done
 
-# One stats tag per meshwasm metric label (see README, Metrics).
+# One stats tag per meshwasm metric label (see docs/filters/metrics.md, "Labels in Envoy and Istio").
 STATS_TAGS=$(for l in method code code_class route cluster consumer label_name rule decision reason target; do
   printf '    - { tag_name: %s, regex: "(%s=\\\\.=(.*?);\\\\.;)" }\n' "$l" "$l"; done)
 export STATS_TAGS

@@ -148,7 +148,7 @@ impl WasmFilter {
     }
 }
 
-/// The HTTP connection manager settings of a secure sidecar (README,
+/// The HTTP connection manager settings of a secure sidecar (docs/hardening.md,
 /// "Secure sidecar settings"), which every shipped Envoy config has and
 /// every test bootstrap has unless it asks for [`Bootstrap::envoy_defaults`]:
 /// paths normalized before any filter sees them (dot segments, `//`,

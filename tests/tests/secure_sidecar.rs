@@ -1,4 +1,4 @@
-//! The secure sidecar settings (README, "Secure sidecar settings") close
+//! The secure sidecar settings (docs/hardening.md, "Secure sidecar settings") close
 //! what Envoy's defaults leave open in front of the filters: a path the
 //! filters read one way and the upstream another, a client address taken
 //! from a header the client wrote, a header name with `_` that upstreams
