@@ -104,10 +104,19 @@ impl Filter for Auth {
     }
 }
 
-/// The proxy's clock in whole seconds; the epoch if it cannot be read,
-/// which makes every `exp` in the past: tokens fail closed.
+/// The proxy's clock in whole seconds, for key-fetch timing; the epoch if
+/// it cannot be read (a fetch is then tried again at once, which is
+/// rate-limited by the fetch in flight). Tokens use [`token_time`].
 fn seconds(proxy: &dyn Proxy) -> u64 {
     proxy.epoch_nanos().map_or(0, |n| n / 1_000_000_000)
+}
+
+/// The time a token's window is checked against, in whole seconds. If the
+/// clock cannot be read it is the end of time, so every `exp` has passed
+/// and tokens fail closed (one without `exp`, where the configuration
+/// allows that, has no window to check).
+fn token_time(proxy: &dyn Proxy) -> u64 {
+    proxy.epoch_nanos().map_or(u64::MAX, |n| n / 1_000_000_000)
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]

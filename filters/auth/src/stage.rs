@@ -9,7 +9,7 @@ use crate::jwt::cache::Verified;
 use crate::jwt::error::JwtError;
 use crate::jwt::jwks::Fetch;
 use crate::rules::{CompiledRule, Forbidden};
-use crate::{seconds, Auth};
+use crate::{seconds, token_time, Auth};
 use meshwasm_core::request::{self, strip_prefix_ignore_case, Request};
 use meshwasm_core::{CallResponse, Flow, HeaderMap, HostError, LocalResponse, Proxy, Stage};
 use serde_json::Value;
@@ -250,8 +250,7 @@ impl AuthStage {
         let Some(jwt) = &self.filter.jwt else {
             return Step::Absent;
         };
-        let now = seconds(request);
-        match jwt.authenticate(&token, &source, now) {
+        match jwt.authenticate(&token, &source, token_time(request)) {
             Ok(verified) => {
                 let provider = jwt.providers.get(verified.provider);
                 Step::Admit(Identity {
@@ -270,8 +269,10 @@ impl AuthStage {
                     .provider
                     .filter(|_| fetch)
                     .and_then(|p| jwt.providers.get(p)?.remote());
-                let started = remote
-                    .and_then(|remote| remote.borrow_mut().start(request, Fetch::UnknownKey, now));
+                let started = remote.and_then(|remote| {
+                    let now = seconds(request);
+                    remote.borrow_mut().start(request, Fetch::UnknownKey, now)
+                });
                 match started {
                     Some(call) => Step::Wait(Waiting::Keys {
                         call,

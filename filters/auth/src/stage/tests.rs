@@ -213,6 +213,21 @@ fn keys_and_passwords_reach_the_upstream_only_when_asked() {
 }
 
 #[test]
+fn a_token_fails_closed_when_the_clock_cannot_be_read() {
+    let filter = auth(inline_jwt(json!({})));
+    let bearer = format!("Bearer {}", token("k1", claims("d")));
+    let fresh = || request("GET", "/", &[("authorization", &bearer)]);
+    assert_eq!(run(&filter, &mut fresh()), Flow::Continue);
+    // The same token again (now from the cache), with a clock before the
+    // epoch, which cannot be read as seconds since it.
+    let mut host = fresh();
+    host.now = UNIX_EPOCH - Duration::from_secs(1);
+    let answer = denial(run(&filter, &mut host));
+    assert_eq!(answer.status, 401);
+    assert_eq!(header(&answer, "www-authenticate").len(), 1);
+}
+
+#[test]
 fn a_refused_token_gets_an_rfc_6750_challenge() {
     let filter = auth(inline_jwt(json!({})));
     let expired = json!({"iss": "https://idp", "aud": "api", "sub": "d", "exp": NOW - 3600});
