@@ -17,9 +17,10 @@ pub struct WasmFilter {
     filter: String,
     configuration: String,
     name: String,
+    plugin_name: Option<String>,
     root_id: String,
     vm_id: String,
-    fail_open: bool,
+    failure_policy: &'static str,
     ecds: bool,
 }
 
@@ -40,16 +41,26 @@ impl WasmFilter {
             filter: filter.to_owned(),
             configuration: configuration.to_owned(),
             name: format!("meshwasm.{filter}"),
+            plugin_name: None,
             root_id: filter.to_owned(),
             vm_id: filter.to_owned(),
-            fail_open: false,
+            failure_policy: "FAIL_CLOSED",
             ecds: false,
         }
     }
 
-    /// Names the filter (and its ECDS resource).
+    /// Names the filter (and its ECDS resource, and the Wasm plugin unless
+    /// [`WasmFilter::plugin_named`] says otherwise).
     pub fn named(mut self, name: &str) -> Self {
         self.name = name.to_owned();
+        self
+    }
+
+    /// Names the Wasm plugin inside the filter (`config.name`) apart from
+    /// the filter, as Istio does (`shop.auth` in the filter
+    /// `extensions.istio.io/wasmplugin/shop.auth`).
+    pub fn plugin_named(mut self, name: &str) -> Self {
+        self.plugin_name = Some(name.to_owned());
         self
     }
 
@@ -68,7 +79,14 @@ impl WasmFilter {
 
     /// Lets traffic through when the plugin fails to load (`FAIL_OPEN`).
     pub fn fail_open(mut self) -> Self {
-        self.fail_open = true;
+        self.failure_policy = "FAIL_OPEN";
+        self
+    }
+
+    /// Starts a new plugin instance for the next request after the VM
+    /// failed at run time (`FAIL_RELOAD`; `FAIL_CLOSED` for other failures).
+    pub fn fail_reload(mut self) -> Self {
+        self.failure_policy = "FAIL_RELOAD";
         self
     }
 
@@ -96,7 +114,7 @@ impl WasmFilter {
         json!({
             "@type": WASM_TYPE,
             "config": {
-                "name": self.name,
+                "name": self.plugin_name.as_deref().unwrap_or(&self.name),
                 "root_id": self.root_id,
                 "configuration": {
                     "@type": "type.googleapis.com/google.protobuf.StringValue",
@@ -107,14 +125,15 @@ impl WasmFilter {
                     "runtime": "envoy.wasm.runtime.v8",
                     "code": { "local": { "filename": wasm_module(&self.filter) } },
                 },
-                "failure_policy": if self.fail_open { "FAIL_OPEN" } else { "FAIL_CLOSED" },
+                "failure_policy": self.failure_policy,
             },
         })
     }
 
-    /// Where an ECDS filter's resource file lives under `dir`.
+    /// Where an ECDS filter's resource file lives under `dir` (a `/` in
+    /// the name, as in Istio's, becomes `_`).
     pub fn ecds_path(&self, dir: &Path) -> PathBuf {
-        dir.join(format!("ecds-{}.json", self.name))
+        dir.join(format!("ecds-{}.json", self.name.replace('/', "_")))
     }
 
     /// The ECDS file: a discovery response with the filter's config.

@@ -1,27 +1,25 @@
-//! meshwasm's Istio manifests (`envoy-config/istio/*.yaml`, one
-//! `WasmPlugin` per filter) in a real Envoy, in the shape Istio gives a
-//! `WasmPlugin` (istio/istio `pilot/pkg/model/extensions.go` and
-//! `pilot/pkg/networking/core/extension/wasmplugin.go`):
+//! meshwasm's Istio manifests (`envoy-config/istio/*.yaml`: one
+//! `WasmPlugin` per filter, and `chain.yaml` with all four in the chain
+//! module) in a real Envoy, in the shape Istio gives a `WasmPlugin`
+//! (istio/istio `pilot/pkg/model/extensions.go`, and from 1.30 on the
+//! `TrafficExtension` it is translated into):
 //!
-//! - the filter arrives through ECDS, not inline;
+//! - the filter arrives through ECDS, not inline, under Istio's names for
+//!   the HTTP filter, its ECDS resource and the Wasm plugin; each test runs
+//!   with both releases' names ([`Naming`]);
 //! - its `configuration` is a `google.protobuf.StringValue` holding the
 //!   JSON of `pluginConfig`, which passes here unchanged;
-//! - the plugin is named `<namespace>.<name>` and its `root_id` is
-//!   `pluginName`;
+//! - its `root_id` is `pluginName`;
 //! - `vm_id` is left empty (Istio sets runtime, code and environment, never
 //!   a VM id), so filters with the same module and VM configuration share a
 //!   VM, and every plugin shares one shared-data namespace;
 //! - `failStrategy` becomes `failure_policy` (`FAIL_OPEN` -> `FAIL_OPEN`,
-//!   `FAIL_CLOSE` or unset -> `FAIL_CLOSED`).
-//!
-//! One difference the harness cannot express: Istio names the ECDS
-//! resource and the HTTP filter `extensions.istio.io/wasmplugin/<ns>.<name>`
-//! while the plugin keeps `<ns>.<name>`; here all three are
-//! `<ns>.<name>`. The resource name only matters to discovery.
+//!   `FAIL_RELOAD` -> `FAIL_RELOAD`, `FAIL_CLOSE` -> `FAIL_CLOSED`; unset
+//!   is left unset, which Envoy treats as `FAIL_CLOSED`).
 //!
 //! So a manifest that passes here configures, names and loads as it will in
 //! a sidecar. `make istio-validate` checks the same files against Istio's
-//! CRD schema.
+//! CRD schemas.
 
 use jsonwebtoken::Algorithm;
 use meshwasm_core::metrics::LABELS;
@@ -33,6 +31,51 @@ use std::time::{Duration, Instant};
 
 /// Where every OCI image of the manifests comes from.
 const IMAGE_PREFIX: &str = "oci://registry.example.com/meshwasm/";
+
+/// Every manifest, by the module its image holds: one per filter, and the
+/// chain module with all four.
+const MANIFESTS: [&str; 5] = ["auth", "rate-limit", "header-router", "metrics", "chain"];
+
+/// How an Istio release names what it generates for the `WasmPlugin`
+/// `<ns>/<name>`: the HTTP filter and its ECDS resource (one name), and the
+/// Wasm plugin inside it (`config.name`, which Envoy's Wasm log lines and
+/// stats carry).
+#[derive(Debug, Clone, Copy)]
+enum Naming {
+    /// Istio 1.26 to 1.29: `extensions.istio.io/wasmplugin/<ns>.<name>`,
+    /// plugin `<ns>.<name>`.
+    WasmPlugin,
+    /// Istio 1.30 and later: istiod translates each `WasmPlugin` into a
+    /// `TrafficExtension` named `<name>~istio-translated-wasmplugin`, so
+    /// `extensions.istio.io/trafficextension/<ns>.<name>~istio-translated-wasmplugin`,
+    /// plugin `<ns>.<name>~istio-translated-wasmplugin`.
+    TrafficExtension,
+}
+
+/// Both, for every test that starts Envoy.
+const NAMINGS: [Naming; 2] = [Naming::WasmPlugin, Naming::TrafficExtension];
+
+impl Naming {
+    /// The Wasm plugin's name.
+    fn plugin(self, namespace: &str, name: &str) -> String {
+        match self {
+            Self::WasmPlugin => format!("{namespace}.{name}"),
+            Self::TrafficExtension => format!("{namespace}.{name}~istio-translated-wasmplugin"),
+        }
+    }
+
+    /// The HTTP filter's and its ECDS resource's name.
+    fn resource(self, namespace: &str, name: &str) -> String {
+        let kind = match self {
+            Self::WasmPlugin => "wasmplugin",
+            Self::TrafficExtension => "trafficextension",
+        };
+        format!(
+            "extensions.istio.io/{kind}/{}",
+            self.plugin(namespace, name)
+        )
+    }
+}
 
 /// The demo API key of consumer `storefront` in `auth.yaml` (which holds
 /// only its SHA-256).
@@ -122,17 +165,32 @@ impl Plugin {
             .unwrap_or_else(|| json!({}))
     }
 
-    /// The filter as Istio generates it for this plugin.
-    fn wasm_filter(&self) -> WasmFilter {
+    /// The filter as Istio generates it for this plugin, under `naming`.
+    fn wasm_filter(&self, naming: Naming) -> WasmFilter {
         let filter = WasmFilter::new(&self.filter, self.plugin_config())
             .via_ecds()
-            .named(&format!("{}.{}", self.namespace, self.name))
+            .named(&naming.resource(&self.namespace, &self.name))
+            .plugin_named(&naming.plugin(&self.namespace, &self.name))
             .root_id(self.spec_text("pluginName").unwrap_or_default())
             .vm_id("");
         match self.spec_text("failStrategy") {
             None | Some("FAIL_CLOSE") => filter,
             Some("FAIL_OPEN") => filter.fail_open(),
+            Some("FAIL_RELOAD") => filter.fail_reload(),
             Some(other) => panic!("{}: failStrategy {other} is not tested here", self.file),
+        }
+    }
+
+    /// The same manifest with `spec.<field>` set to `value`.
+    fn with_spec(&self, field: &str, value: Value) -> Self {
+        let mut manifest = self.manifest.clone();
+        manifest["spec"][field] = value;
+        Self {
+            file: self.file.clone(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            filter: self.filter.clone(),
+            manifest,
         }
     }
 
@@ -159,12 +217,13 @@ impl Plugin {
     }
 }
 
-/// Starts Envoy with the plugins, in this order, in front of `bootstrap`'s
-/// upstreams, and checks that each one's module took its configuration.
-fn start(plugins: &[&Plugin], bootstrap: Bootstrap) -> Envoy {
+/// Starts Envoy with the plugins, in this order and named as `naming`
+/// says, in front of `bootstrap`'s upstreams, and checks that each one's
+/// module took its configuration.
+fn start(plugins: &[&Plugin], bootstrap: Bootstrap, naming: Naming) -> Envoy {
     let bootstrap = plugins
         .iter()
-        .fold(bootstrap, |b, p| b.filter(p.wasm_filter()));
+        .fold(bootstrap, |b, p| b.filter(p.wasm_filter(naming)));
     let envoy = Envoy::start(&bootstrap).unwrap_or_else(|e| panic!("{e}"));
     for plugin in plugins {
         let line = format!("meshwasm {}: configured", plugin.filter);
@@ -187,10 +246,10 @@ fn upstream_saw(answer: &Answer, header: &str) -> Option<String> {
     answer.json()["headers"][header].as_str().map(str::to_owned)
 }
 
-/// The rate-limit rule for POST requests, and how many such requests a
-/// fresh consumer may make at once (`requests + burst`).
-fn post_rule(plugin: &Plugin) -> (String, u64) {
-    let config = plugin.plugin_config();
+/// The rate-limit rule for POST requests in a rate-limit configuration
+/// (from `file`), and how many such requests a fresh consumer may make at
+/// once (`requests + burst`).
+fn post_rule(config: &Value, file: &str) -> (String, u64) {
     let rules = config["rules"].as_array().cloned().unwrap_or_default();
     let rule = rules
         .iter()
@@ -199,7 +258,7 @@ fn post_rule(plugin: &Plugin) -> (String, u64) {
                 .as_array()
                 .is_some_and(|m| m.iter().any(|m| m == "POST"))
         })
-        .unwrap_or_else(|| panic!("{}: no rule for POST", plugin.file));
+        .unwrap_or_else(|| panic!("{file}: no rule for POST"));
     let limit = &rule["limit"];
     let allowed = limit["requests"].as_u64().unwrap_or(0) + limit["burst"].as_u64().unwrap_or(0);
     (
@@ -210,7 +269,7 @@ fn post_rule(plugin: &Plugin) -> (String, u64) {
 
 #[test]
 fn every_manifest_is_a_wasm_plugin_for_the_orders_sidecar() {
-    for filter in FILTERS {
+    for filter in MANIFESTS {
         let p = Plugin::load(filter);
         let file = &p.file;
         assert_eq!(
@@ -252,184 +311,190 @@ fn every_manifest_is_a_wasm_plugin_for_the_orders_sidecar() {
 
 #[test]
 fn auth_from_its_manifest_refuses_strangers_and_names_consumers() {
-    let auth = Plugin::load("auth");
-    let digest = format!("{:x}", Sha256::digest(STOREFRONT_KEY));
-    let consumers = auth.plugin_config()["api_key"]["consumers"].clone();
-    assert!(
-        consumers
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["key_sha256"] == digest.as_str())),
-        "{}: the storefront demo key is not among {consumers}",
-        auth.file
-    );
-    // The JWKS endpoint, under the cluster name the manifest uses (Istio's
-    // outbound cluster of the in-mesh Keycloak).
-    let provider = auth.plugin_config()["jwt"]["providers"][0].clone();
-    let jwks_cluster = provider["remote_jwks"]["cluster"]
-        .as_str()
-        .unwrap_or_default();
-    let keycloak = Echo::start(jwks_cluster, "127.0.0.1:0").unwrap();
-    let jwks_path = provider["remote_jwks"]["path"].as_str().unwrap_or_default();
-    keycloak.reply(jwks_path, Reply::json(&jwks(&["rsa-a"])));
-    let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
-    let envoy = start(&[&auth], Bootstrap::new(&backend).cluster(&keycloak));
+    for naming in NAMINGS {
+        let auth = Plugin::load("auth");
+        let digest = format!("{:x}", Sha256::digest(STOREFRONT_KEY));
+        let consumers = auth.plugin_config()["api_key"]["consumers"].clone();
+        assert!(
+            consumers
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["key_sha256"] == digest.as_str())),
+            "{}: the storefront demo key is not among {consumers}",
+            auth.file
+        );
+        // The JWKS endpoint, under the cluster name the manifest uses (Istio's
+        // outbound cluster of the in-mesh Keycloak).
+        let provider = auth.plugin_config()["jwt"]["providers"][0].clone();
+        let jwks_cluster = provider["remote_jwks"]["cluster"]
+            .as_str()
+            .unwrap_or_default();
+        let keycloak = Echo::start(jwks_cluster, "127.0.0.1:0").unwrap();
+        let jwks_path = provider["remote_jwks"]["path"].as_str().unwrap_or_default();
+        keycloak.reply(jwks_path, Reply::json(&jwks(&["rsa-a"])));
+        let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
+        let envoy = start(
+            &[&auth],
+            Bootstrap::new(&backend).cluster(&keycloak),
+            naming,
+        );
 
-    let refused = envoy.get("/orders", &[]);
-    assert_eq!(refused.status, 401, "{refused:?}");
-    assert!(refused
-        .header("www-authenticate")
-        .is_some_and(|w| w.contains("ApiKey")));
-    assert_eq!(envoy.get("/orders", &[("x-api-key", "guess")]).status, 401);
-    let spoofed = envoy.get(
-        "/orders",
-        &[
-            ("x-api-key", STOREFRONT_KEY),
-            ("x-meshwasm-consumer", "backoffice"),
-        ],
-    );
-    assert_eq!(
-        upstream_saw(&spoofed, "x-meshwasm-consumer").as_deref(),
-        Some("storefront")
-    );
-    assert_eq!(
-        upstream_saw(&spoofed, "x-api-key"),
-        None,
-        "the key went upstream"
-    );
-    assert_eq!(envoy.get("/healthz", &[]).status, 200);
-    // DELETE is for backoffice only.
-    let delete = envoy.request("DELETE", "/orders/1", &[("x-api-key", STOREFRONT_KEY)], b"");
-    assert_eq!(delete.status, 403, "{delete:?}");
+        let refused = envoy.get("/orders", &[]);
+        assert_eq!(refused.status, 401, "{refused:?}");
+        assert!(refused
+            .header("www-authenticate")
+            .is_some_and(|w| w.contains("ApiKey")));
+        assert_eq!(envoy.get("/orders", &[("x-api-key", "guess")]).status, 401);
+        let spoofed = envoy.get(
+            "/orders",
+            &[
+                ("x-api-key", STOREFRONT_KEY),
+                ("x-meshwasm-consumer", "backoffice"),
+            ],
+        );
+        assert_eq!(
+            upstream_saw(&spoofed, "x-meshwasm-consumer").as_deref(),
+            Some("storefront")
+        );
+        assert_eq!(
+            upstream_saw(&spoofed, "x-api-key"),
+            None,
+            "the key went upstream"
+        );
+        assert_eq!(envoy.get("/healthz", &[]).status, 200);
+        // DELETE is for backoffice only.
+        let delete = envoy.request("DELETE", "/orders/1", &[("x-api-key", STOREFRONT_KEY)], b"");
+        assert_eq!(delete.status, 403, "{delete:?}");
 
-    // The admin API wants a token from the manifest's issuer with the
-    // admin scope; an API key is not enough.
-    let token = |scope: &str| {
-        let claims = json!({
-            "iss": provider["issuer"], "aud": provider["audiences"][0], "sub": "ops-alice",
-            "exp": now() + 600, "scope": scope,
-        });
-        format!("Bearer {}", mint("rsa-a", Algorithm::RS256, &claims))
-    };
-    let admin = envoy.get(
-        "/orders/admin/stats",
-        &[("authorization", &token("orders.admin"))],
-    );
-    assert_eq!(
-        upstream_saw(&admin, "x-meshwasm-consumer").as_deref(),
-        Some("ops-alice")
-    );
-    assert!(keycloak.received().iter().all(|r| r.path == jwks_path));
-    let reader = envoy.get(
-        "/orders/admin/stats",
-        &[("authorization", &token("orders.read"))],
-    );
-    assert_eq!(reader.status, 403, "{reader:?}");
-    let by_key = envoy.get("/orders/admin/stats", &[("x-api-key", STOREFRONT_KEY)]);
-    assert_eq!(by_key.status, 401, "{by_key:?}");
+        // The admin API wants a token from the manifest's issuer with the
+        // admin scope; an API key is not enough.
+        let token = |scope: &str| {
+            let claims = json!({
+                "iss": provider["issuer"], "aud": provider["audiences"][0], "sub": "ops-alice",
+                "exp": now() + 600, "scope": scope,
+            });
+            format!("Bearer {}", mint("rsa-a", Algorithm::RS256, &claims))
+        };
+        let admin = envoy.get(
+            "/orders/admin/stats",
+            &[("authorization", &token("orders.admin"))],
+        );
+        assert_eq!(
+            upstream_saw(&admin, "x-meshwasm-consumer").as_deref(),
+            Some("ops-alice")
+        );
+        assert!(keycloak.received().iter().all(|r| r.path == jwks_path));
+        let reader = envoy.get(
+            "/orders/admin/stats",
+            &[("authorization", &token("orders.read"))],
+        );
+        assert_eq!(reader.status, 403, "{reader:?}");
+        let by_key = envoy.get("/orders/admin/stats", &[("x-api-key", STOREFRONT_KEY)]);
+        assert_eq!(by_key.status, 401, "{by_key:?}");
+    }
 }
 
 #[test]
 fn rate_limit_from_its_manifest_holds_its_limit() {
-    let rate_limit = Plugin::load("rate-limit");
-    let (rule, allowed) = post_rule(&rate_limit);
-    assert!(
-        (1..=50).contains(&allowed),
-        "{rule}: {allowed} is too many to test"
-    );
-    let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
-    let envoy = start(&[&rate_limit], Bootstrap::new(&backend));
+    for naming in NAMINGS {
+        let rate_limit = Plugin::load("rate-limit");
+        let (rule, allowed) = post_rule(&rate_limit.plugin_config(), &rate_limit.file);
+        assert!(
+            (1..=50).contains(&allowed),
+            "{rule}: {allowed} is too many to test"
+        );
+        let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
+        let envoy = start(&[&rate_limit], Bootstrap::new(&backend), naming);
 
-    let alice = [("x-meshwasm-consumer", "alice")];
-    for n in 0..allowed {
-        let answer = envoy.request("POST", "/orders", &alice, b"{}");
-        assert_eq!(answer.status, 200, "request {n}: {answer:?}");
+        let alice = [("x-meshwasm-consumer", "alice")];
+        for n in 0..allowed {
+            let answer = envoy.request("POST", "/orders", &alice, b"{}");
+            assert_eq!(answer.status, 200, "request {n}: {answer:?}");
+        }
+        let limited = envoy.request("POST", "/orders", &alice, b"{}");
+        assert_eq!(limited.status, 429, "{limited:?}");
+        assert!(limited.header("retry-after").is_some(), "{limited:?}");
+        assert_eq!(limited.json()["error"], "rate_limited");
+        // Keyed by consumer: bob has his own bucket, and reads are not limited
+        // by the POST rule.
+        let bob = [("x-meshwasm-consumer", "bob")];
+        assert_eq!(envoy.request("POST", "/orders", &bob, b"{}").status, 200);
+        assert_eq!(envoy.get("/orders", &alice).status, 200);
+        assert_eq!(backend.received().len() as u64, allowed + 2);
     }
-    let limited = envoy.request("POST", "/orders", &alice, b"{}");
-    assert_eq!(limited.status, 429, "{limited:?}");
-    assert!(limited.header("retry-after").is_some(), "{limited:?}");
-    assert_eq!(limited.json()["error"], "rate_limited");
-    // Keyed by consumer: bob has his own bucket, and reads are not limited
-    // by the POST rule.
-    let bob = [("x-meshwasm-consumer", "bob")];
-    assert_eq!(envoy.request("POST", "/orders", &bob, b"{}").status, 200);
-    assert_eq!(envoy.get("/orders", &alice).status, 200);
-    assert_eq!(backend.received().len() as u64, allowed + 2);
 }
 
 #[test]
 fn header_router_from_its_manifest_rewrites_and_assigns_variants() {
-    let router = Plugin::load("header-router");
-    let config = router.plugin_config();
-    let variants: Vec<Value> = config["rules"]
-        .as_array()
-        .and_then(|rules| rules.iter().find_map(|r| r["split"]["targets"].as_array()))
-        .map(|targets| targets.iter().map(|t| t["value"].clone()).collect())
-        .unwrap_or_default();
-    assert!(!variants.is_empty(), "{}: no split", router.file);
-    let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
-    let envoy = start(&[&router], Bootstrap::new(&backend));
+    for naming in NAMINGS {
+        let router = Plugin::load("header-router");
+        let config = router.plugin_config();
+        let variants: Vec<Value> = config["rules"]
+            .as_array()
+            .and_then(|rules| rules.iter().find_map(|r| r["split"]["targets"].as_array()))
+            .map(|targets| targets.iter().map(|t| t["value"].clone()).collect())
+            .unwrap_or_default();
+        assert!(!variants.is_empty(), "{}: no split", router.file);
+        let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
+        let envoy = start(&[&router], Bootstrap::new(&backend), naming);
 
-    let headers = [
-        ("x-meshwasm-consumer", "storefront"),
-        ("x-orders-variant", "forged"),
-    ];
-    let answer = envoy.get("/api/v1/orders/42?expand=items", &headers);
-    assert_eq!(answer.status, 200, "{answer:?}");
-    let seen = answer.json();
-    assert_eq!(seen["path"], "/orders/42");
-    assert_eq!(seen["query"], "expand=items");
-    assert_eq!(seen["headers"]["x-api-version"], "v1");
-    assert_eq!(
-        answer.header("link"),
-        Some("</orders/42>; rel=\"successor-version\"")
-    );
-    let variant = seen["headers"]["x-orders-variant"].clone();
-    assert!(variants.contains(&variant), "variant {variant}");
-    // Sticky per consumer, on any path; current paths are not rewritten.
-    let again = envoy.get("/orders/43", &headers).json();
-    assert_eq!(again["path"], "/orders/43");
-    assert_eq!(again["headers"]["x-orders-variant"], variant);
-    assert_eq!(again["headers"].get("x-api-version"), None);
+        let headers = [
+            ("x-meshwasm-consumer", "storefront"),
+            ("x-orders-variant", "forged"),
+        ];
+        let answer = envoy.get("/api/v1/orders/42?expand=items", &headers);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let seen = answer.json();
+        assert_eq!(seen["path"], "/orders/42");
+        assert_eq!(seen["query"], "expand=items");
+        assert_eq!(seen["headers"]["x-api-version"], "v1");
+        assert_eq!(
+            answer.header("link"),
+            Some("</orders/42>; rel=\"successor-version\"")
+        );
+        let variant = seen["headers"]["x-orders-variant"].clone();
+        assert!(variants.contains(&variant), "variant {variant}");
+        // Sticky per consumer, on any path; current paths are not rewritten.
+        let again = envoy.get("/orders/43", &headers).json();
+        assert_eq!(again["path"], "/orders/43");
+        assert_eq!(again["headers"]["x-orders-variant"], variant);
+        assert_eq!(again["headers"].get("x-api-version"), None);
+    }
 }
 
 #[test]
 fn metrics_from_its_manifest_shows_up_in_prometheus() {
-    let metrics = Plugin::load("metrics");
-    let prefix = metrics.plugin_config()["prefix"]
-        .as_str()
-        .unwrap_or("meshwasm")
-        .to_owned();
-    let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
-    let envoy = start(&[&metrics], Bootstrap::new(&backend));
+    for naming in NAMINGS {
+        let metrics = Plugin::load("metrics");
+        let prefix = metrics.plugin_config()["prefix"]
+            .as_str()
+            .unwrap_or("meshwasm")
+            .to_owned();
+        let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
+        let envoy = start(&[&metrics], Bootstrap::new(&backend), naming);
 
-    let answer = envoy.get("/orders", &[("x-meshwasm-consumer", "storefront")]);
-    assert_eq!(answer.status, 200, "{answer:?}");
-    let requests = format!("{prefix}_requests_total");
-    let labels = [
-        ("method", "GET"),
-        ("code", "200"),
-        ("code_class", "2xx"),
-        ("route", "default"),
-        ("cluster", "backend"),
-        ("consumer", "storefront"),
-    ];
-    eventually("the request is counted", || {
-        envoy.counter(&requests, &labels) == 1.0
-    });
+        let answer = envoy.get("/orders", &[("x-meshwasm-consumer", "storefront")]);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let requests = format!("{prefix}_requests_total");
+        let labels = [
+            ("method", "GET"),
+            ("code", "200"),
+            ("code_class", "2xx"),
+            ("route", "default"),
+            ("cluster", "backend"),
+            ("consumer", "storefront"),
+        ];
+        eventually("the request is counted", || {
+            envoy.counter(&requests, &labels) == 1.0
+        });
+    }
 }
 
-#[test]
-fn all_four_run_in_the_order_istio_puts_them_and_metrics_sees_every_refusal() {
-    let mut plugins: Vec<Plugin> = FILTERS.iter().map(|f| Plugin::load(f)).collect();
-    plugins.sort_by_key(Plugin::chain_position);
-    let order: Vec<&str> = plugins.iter().map(|p| p.filter.as_str()).collect();
-    assert_eq!(order, ["metrics", "auth", "rate-limit", "header-router"]);
-    let (_, allowed) = post_rule(&plugins[2]);
-    let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
-    let envoy = start(
-        &plugins.iter().collect::<Vec<_>>(),
-        Bootstrap::new(&backend),
-    );
+/// What the orders sidecar does with all four filters, whether as four
+/// plugins or as the chain module: a stranger refused, the legacy path
+/// rewritten for a known consumer with a variant assigned, the POST limit
+/// (`allowed` requests) held, and metrics counting every answer, auth's and
+/// rate-limit's refusals included, with the consumer auth named.
+fn serves_the_orders_api(envoy: &Envoy, allowed: u64) {
     let key = [("x-api-key", STOREFRONT_KEY)];
 
     assert_eq!(envoy.get("/orders", &[]).status, 401);
@@ -447,8 +512,6 @@ fn all_four_run_in_the_order_istio_puts_them_and_metrics_sees_every_refusal() {
     }
     assert_eq!(envoy.request("POST", "/orders", &key, b"{}").status, 429);
 
-    // Metrics runs first, so it counts what auth and rate-limit refused,
-    // with the consumer auth named.
     let count = |labels: &[(&str, &str)]| envoy.counter("meshwasm_requests_total", labels);
     eventually("every answer is counted", || {
         count(&[("code", "401"), ("consumer", "none")]) == 1.0
@@ -462,6 +525,97 @@ fn all_four_run_in_the_order_istio_puts_them_and_metrics_sees_every_refusal() {
             ) == 1.0
             && count(&[("code", "200"), ("consumer", "storefront")]) == (allowed + 1) as f64
     });
+}
+
+#[test]
+fn all_four_run_in_the_order_istio_puts_them_and_metrics_sees_every_refusal() {
+    let mut plugins: Vec<Plugin> = FILTERS.iter().map(|f| Plugin::load(f)).collect();
+    plugins.sort_by_key(Plugin::chain_position);
+    let order: Vec<&str> = plugins.iter().map(|p| p.filter.as_str()).collect();
+    assert_eq!(order, ["metrics", "auth", "rate-limit", "header-router"]);
+    let (_, allowed) = post_rule(&plugins[2].plugin_config(), &plugins[2].file);
+    for naming in NAMINGS {
+        let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
+        let envoy = start(
+            &plugins.iter().collect::<Vec<_>>(),
+            Bootstrap::new(&backend),
+            naming,
+        );
+        serves_the_orders_api(&envoy, allowed);
+    }
+}
+
+#[test]
+fn the_chain_manifest_is_the_four_manifests_in_one_plugin() {
+    let chain = Plugin::load("chain");
+    let config = chain.plugin_config();
+    // The same four configurations, under the chain's part names.
+    for (part, filter) in [
+        ("metrics", "metrics"),
+        ("auth", "auth"),
+        ("rate_limit", "rate-limit"),
+        ("header_router", "header-router"),
+    ] {
+        let alone = Plugin::load(filter);
+        assert_eq!(
+            config[part],
+            alone.plugin_config(),
+            "{}: `{part}` differs from {}",
+            chain.file,
+            alone.file
+        );
+    }
+    // Where metrics alone sits: first in AUTHN, so it counts every refusal.
+    let (phase, priority, _) = chain.chain_position();
+    let (metrics_phase, metrics_priority, _) = Plugin::load("metrics").chain_position();
+    assert_eq!(
+        (phase, priority),
+        (metrics_phase, metrics_priority),
+        "{}: not where metrics.yaml sits",
+        chain.file
+    );
+}
+
+#[test]
+fn the_chain_from_its_manifest_serves_as_the_four_do() {
+    let chain = Plugin::load("chain");
+    let (_, allowed) = post_rule(&chain.plugin_config()["rate_limit"], &chain.file);
+    for naming in NAMINGS {
+        let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
+        let envoy = start(&[&chain], Bootstrap::new(&backend), naming);
+        serves_the_orders_api(&envoy, allowed);
+    }
+}
+
+#[test]
+fn a_refused_plugin_config_fails_every_request_whatever_the_fail_strategy() {
+    // A new sidecar whose first configuration the module refuses: Envoy
+    // rejects the ECDS resource, so the filter has no configuration at all
+    // and Envoy answers 500 (response flag NFCF) in its place, for every
+    // fail strategy. `failStrategy` only covers a module that cannot be
+    // fetched or a VM that fails; `meshwasm check` catches this before.
+    let mut config = Plugin::load("chain").plugin_config();
+    config["rate_limit"]["rules"][0]["limit"]["requests"] = json!(0);
+    for strategy in ["FAIL_OPEN", "FAIL_CLOSE", "FAIL_RELOAD"] {
+        let chain = Plugin::load("chain")
+            .with_spec("failStrategy", json!(strategy))
+            .with_spec("pluginConfig", config.clone());
+        let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
+        let bootstrap =
+            Bootstrap::new(&backend).filter(chain.wasm_filter(Naming::TrafficExtension));
+        let envoy = Envoy::start(&bootstrap).unwrap_or_else(|e| panic!("{strategy}: {e}"));
+        let refusal =
+            "meshwasm chain: invalid configuration: field `rate_limit.rules[0].limit.requests`";
+        assert!(envoy.log().contains(refusal), "{strategy}: no `{refusal}`");
+        for path in ["/healthz", "/orders"] {
+            let answer = envoy.get(path, &[("x-api-key", STOREFRONT_KEY)]);
+            assert_eq!(answer.status, 500, "{strategy} {path}: {answer:?}");
+        }
+        assert!(
+            backend.received().is_empty(),
+            "{strategy}: a request got through"
+        );
+    }
 }
 
 #[test]
