@@ -9,8 +9,9 @@ use crate::config::{ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
 use crate::request::{Headers, ReadPlan, Request};
 use crate::stage::{
-    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, MetricKind, OutboundCall, Proxy,
-    Shared, Stage, Written, MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
+    CallResponse, Flow, GrpcCall, GrpcResponse, HeaderMap, Host, HostError, LocalResponse,
+    MetricKind, OutboundCall, Proxy, Shared, Stage, Written, MAX_CALL_BODY_BYTES,
+    MAX_HEADER_VALUE_BYTES,
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -139,19 +140,35 @@ struct Http<S> {
 impl<S: Stage> Context for Http<S> {
     fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         let response = read_call_response(headers, body_size);
-        match self.stage.on_call_response(
+        let flow = self.stage.on_call_response(
             &mut Request::planned(&mut ProxyHost, Some(&self.plans.call_response)),
             token,
             &response,
-        ) {
-            Flow::Continue => {
-                if let Err(status) = hostcalls::resume_http_request() {
-                    log::error!("meshwasm: could not resume a request: {status:?}");
-                }
+        );
+        resume(flow);
+    }
+
+    fn on_grpc_call_response(&mut self, token: u32, status: u32, size: usize) {
+        let response = read_grpc_response(status, size);
+        let flow = self.stage.on_grpc_response(
+            &mut Request::planned(&mut ProxyHost, Some(&self.plans.call_response)),
+            token,
+            &response,
+        );
+        resume(flow);
+    }
+}
+
+/// Carries out a held request's fate once its call was answered.
+fn resume(flow: Flow) {
+    match flow {
+        Flow::Continue => {
+            if let Err(status) = hostcalls::resume_http_request() {
+                log::error!("meshwasm: could not resume a request: {status:?}");
             }
-            Flow::Respond(answer) => send(&answer),
-            Flow::Pause => {}
         }
+        Flow::Respond(answer) => send(&answer),
+        Flow::Pause => {}
     }
 }
 
@@ -235,6 +252,25 @@ fn read_call_response(num_headers: usize, body_size: usize) -> CallResponse {
     }
 }
 
+/// Reads the answer to a gRPC call, bounded: the message only when the
+/// status is OK.
+fn read_grpc_response(status: u32, size: usize) -> GrpcResponse {
+    let read = size.min(MAX_CALL_BODY_BYTES);
+    let message = if status != 0 || read == 0 {
+        Vec::new()
+    } else {
+        hostcalls::get_buffer(BufferType::GrpcReceiveBuffer, 0, read)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    GrpcResponse {
+        status,
+        message,
+        truncated: status == 0 && size > read,
+    }
+}
+
 /// [`Host`] over the current context's host calls, one for one: what to
 /// read and when is the [`Request`] view's business.
 #[derive(Debug, Clone, Copy)]
@@ -251,6 +287,18 @@ impl Proxy for ProxyHost {
             call.headers.clone(),
             call.body,
             Vec::new(),
+            call.timeout,
+        )
+        .map_err(host_error)
+    }
+
+    fn dispatch_grpc(&mut self, call: &GrpcCall<'_>) -> Result<u32, HostError> {
+        hostcalls::dispatch_grpc_call(
+            call.cluster,
+            call.service,
+            call.method,
+            Vec::new(),
+            Some(call.message),
             call.timeout,
         )
         .map_err(host_error)

@@ -2,7 +2,7 @@
 //! instead of one per filter.
 
 use crate::request::Request;
-use crate::stage::{CallResponse, Flow, Stage};
+use crate::stage::{CallResponse, Flow, GrpcResponse, Stage};
 
 /// Runs `first`, then `second`, as Envoy would run two filters in a row:
 /// requests go through `first` then `second`, responses come back through
@@ -70,6 +70,21 @@ impl<A: Stage, B: Stage> Stage for Chain<A, B> {
         }
     }
 
+    fn on_grpc_response(
+        &mut self,
+        request: &mut Request<'_>,
+        token: u32,
+        response: &GrpcResponse,
+    ) -> Flow {
+        match self.at {
+            Reached::First => {
+                let flow = self.first.on_grpc_response(request, token, response);
+                self.after_first(request, flow)
+            }
+            Reached::Second => self.second.on_grpc_response(request, token, response),
+        }
+    }
+
     fn on_response_headers(&mut self, request: &mut Request<'_>) {
         if self.at == Reached::Second {
             self.second.on_response_headers(request);
@@ -101,6 +116,17 @@ impl<S: Stage> Stage for Option<S> {
     ) -> Flow {
         self.as_mut().map_or(Flow::Continue, |s| {
             s.on_call_response(request, token, response)
+        })
+    }
+
+    fn on_grpc_response(
+        &mut self,
+        request: &mut Request<'_>,
+        token: u32,
+        response: &GrpcResponse,
+    ) -> Flow {
+        self.as_mut().map_or(Flow::Continue, |s| {
+            s.on_grpc_response(request, token, response)
         })
     }
 

@@ -27,8 +27,8 @@ pub use config::{ConfigError, Validate};
 pub use filter::Filter;
 pub use names::HeaderName;
 pub use stage::{
-    CallResponse, Flow, HeaderMap, Host, HostError, LocalResponse, MetricKind, OutboundCall, Proxy,
-    Shared, Stage, Written,
+    CallResponse, Flow, GrpcCall, GrpcResponse, HeaderMap, Host, HostError, LocalResponse,
+    MetricKind, OutboundCall, Proxy, Shared, Stage, Written,
 };
 
 /// Re-exported for [`export_filter!`].

@@ -84,6 +84,35 @@ impl CallResponse {
     }
 }
 
+/// A unary gRPC call to another service, through an Envoy cluster (which
+/// must speak HTTP/2).
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcCall<'a> {
+    /// The Envoy cluster to send it through.
+    pub cluster: &'a str,
+    /// The fully qualified service (`envoy.service.ratelimit.v3.RateLimitService`).
+    pub service: &'a str,
+    /// The method (`ShouldRateLimit`).
+    pub method: &'a str,
+    /// The request message, protobuf-encoded.
+    pub message: &'a [u8],
+    /// How long to wait for the answer.
+    pub timeout: Duration,
+}
+
+/// The answer to a [`GrpcCall`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrpcResponse {
+    /// The gRPC status: 0 is OK. Envoy reports a call that timed out as
+    /// 4 (`DEADLINE_EXCEEDED`) and a service it cannot reach as 14
+    /// (`UNAVAILABLE`).
+    pub status: u32,
+    /// The response message (when OK), at most [`MAX_CALL_BODY_BYTES`].
+    pub message: Vec<u8>,
+    /// Whether the message was longer than what was read.
+    pub truncated: bool,
+}
+
 /// A value in the data Envoy shares between the VMs of all its workers,
 /// with the version number that a conditional write must name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +141,9 @@ pub trait Proxy {
     /// whoever sent it (`Stage::on_call_response` for a stage,
     /// `Filter::on_call_response` for the filter).
     fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError>;
+    /// Sends a unary gRPC call; its answer comes back, with the returned
+    /// token, to `Stage::on_grpc_response` of the stage that sent it.
+    fn dispatch_grpc(&mut self, call: &GrpcCall<'_>) -> Result<u32, HostError>;
     /// Reads shared data; `None` when the key was never written.
     fn shared_get(&self, key: &str) -> Result<Option<Shared>, HostError>;
     /// Writes shared data if its version is still `cas`. A key that does
@@ -245,6 +277,17 @@ pub trait Stage {
         _request: &mut Request<'_>,
         _token: u32,
         _response: &CallResponse,
+    ) -> Flow {
+        Flow::Continue
+    }
+
+    /// The answer to a gRPC call this stage dispatched while holding the
+    /// request ([`Flow::Pause`]) has come.
+    fn on_grpc_response(
+        &mut self,
+        _request: &mut Request<'_>,
+        _token: u32,
+        _response: &GrpcResponse,
     ) -> Flow {
         Flow::Continue
     }

@@ -7,7 +7,8 @@ pub use json::prop_cases;
 
 use crate::request::{Headers, Request};
 use crate::stage::{
-    CallResponse, HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared, Written,
+    CallResponse, GrpcCall, HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared,
+    Written,
 };
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -27,7 +28,10 @@ pub struct FakeHost {
     pub now: SystemTime,
     /// Calls dispatched so far; a call's token is its index plus one.
     pub calls: Vec<SentCall>,
-    /// Makes [`Proxy::dispatch`] fail, as when a cluster is unknown.
+    /// gRPC calls dispatched so far; tokens count on from the HTTP calls'.
+    pub grpc_calls: Vec<SentGrpcCall>,
+    /// Makes [`Proxy::dispatch`] and [`Proxy::dispatch_grpc`] fail, as
+    /// when a cluster is unknown.
     pub refuse_calls: bool,
     /// Request and connection properties, by path joined with `.`.
     pub properties: HashMap<String, Vec<u8>>,
@@ -120,6 +124,23 @@ pub struct SentCall {
     pub timeout: Duration,
 }
 
+/// A gRPC call a stage dispatched, as the fake host recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentGrpcCall {
+    /// The cluster.
+    pub cluster: String,
+    /// The service.
+    pub service: String,
+    /// The method.
+    pub method: String,
+    /// The request message.
+    pub message: Vec<u8>,
+    /// The timeout.
+    pub timeout: Duration,
+    /// The token its answer carries.
+    pub token: u32,
+}
+
 impl SentCall {
     /// A header's first value.
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -137,6 +158,7 @@ impl Default for FakeHost {
             response: Vec::new(),
             now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             calls: Vec::new(),
+            grpc_calls: Vec::new(),
             refuse_calls: false,
             properties: HashMap::new(),
             route_cache_cleared: 0,
@@ -193,6 +215,13 @@ impl FakeHost {
     /// Host calls made so far, by kind, and forgets them.
     pub fn take_host_calls(&self) -> BTreeMap<&'static str, usize> {
         std::mem::take(&mut *self.host_calls.borrow_mut())
+    }
+
+    /// The token of the call just recorded: HTTP and gRPC calls count on
+    /// together, from 1.
+    fn next_token(&self) -> Result<u32, HostError> {
+        u32::try_from(self.calls.len() + self.grpc_calls.len())
+            .map_err(|_| HostError::Status("too many calls".to_owned()))
     }
 
     fn called(&self, kind: &'static str) {
@@ -303,7 +332,24 @@ impl Proxy for FakeHost {
             body: call.body.map(<[u8]>::to_vec),
             timeout: call.timeout,
         });
-        u32::try_from(self.calls.len()).map_err(|_| HostError::Status("too many calls".to_owned()))
+        self.next_token()
+    }
+
+    fn dispatch_grpc(&mut self, call: &GrpcCall<'_>) -> Result<u32, HostError> {
+        self.called("dispatch_grpc");
+        if self.refuse_calls {
+            return Err(HostError::Status("ParseFailure".to_owned()));
+        }
+        let token = self.next_token()?.saturating_add(1);
+        self.grpc_calls.push(SentGrpcCall {
+            cluster: call.cluster.to_owned(),
+            service: call.service.to_owned(),
+            method: call.method.to_owned(),
+            message: call.message.to_vec(),
+            timeout: call.timeout,
+            token,
+        });
+        Ok(token)
     }
 
     fn shared_get(&self, key: &str) -> Result<Option<Shared>, HostError> {

@@ -20,7 +20,9 @@ pub use parse::{
     cookie, query_param, strip_prefix_ignore_case, without_cookie, without_query_param,
 };
 
-use crate::stage::{HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared, Written};
+use crate::stage::{
+    GrpcCall, HeaderMap, Host, HostError, MetricKind, OutboundCall, Proxy, Shared, Written,
+};
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 use std::time::SystemTime;
@@ -271,6 +273,10 @@ impl Proxy for Request<'_> {
 
     fn dispatch(&mut self, call: &OutboundCall<'_>) -> Result<u32, HostError> {
         self.host.dispatch(call)
+    }
+
+    fn dispatch_grpc(&mut self, call: &GrpcCall<'_>) -> Result<u32, HostError> {
+        self.host.dispatch_grpc(call)
     }
 
     fn shared_get(&self, key: &str) -> Result<Option<Shared>, HostError> {
