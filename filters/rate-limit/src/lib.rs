@@ -5,17 +5,21 @@
 //! bucket per key in Envoy's shared data, updated with compare-and-swap
 //! (see [`store`]). A request passes only if every matching rule allows
 //! it; refused requests get a 429 with `retry-after` and the rate-limit
-//! headers.
+//! headers. A rule with `global` is counted by a rate limit service shared
+//! by many Envoys instead, or as well (see [`global`]).
 
 pub mod config;
 pub mod gcra;
+pub mod global;
 pub mod headers;
 pub mod key;
+pub mod rls;
 pub mod stage;
 pub mod store;
 
 use config::{FailureMode, KeyPart, RateLimitConfig};
 use gcra::Gcra;
+use global::{Descriptor, Service};
 use meshwasm_core::matcher::RequestMatch;
 use meshwasm_core::metrics::{Counter, MetricName};
 use meshwasm_core::{ConfigError, Filter, Proxy};
@@ -33,11 +37,20 @@ pub struct CompiledRule {
     /// Its name.
     pub name: String,
     matcher: RequestMatch,
+    /// Its limit in this Envoy, if it has one.
+    local: Option<Local>,
+    /// Its descriptor for the rate limit service, if it is global.
+    global: Option<Descriptor>,
+    shadow: bool,
+    counters: Counters,
+}
+
+/// A rule's limit in this Envoy: a GCRA bucket per key in shared data.
+#[derive(Debug)]
+struct Local {
     key: Vec<KeyPart>,
     gcra: Gcra,
-    shadow: bool,
     store: SharedTable,
-    counters: Counters,
 }
 
 /// A rule's decision counters, `meshwasm_ratelimit_requests_total` by
@@ -74,6 +87,8 @@ impl Counters {
 #[derive(Debug)]
 pub struct RateLimit {
     rules: Vec<CompiledRule>,
+    /// The rate limit service global rules ask.
+    service: Option<Service>,
     failure_mode: FailureMode,
     xff_trusted_hops: u32,
     response_headers: bool,
@@ -91,15 +106,22 @@ impl Filter for RateLimit {
             .map(|rule| CompiledRule {
                 name: rule.name.clone(),
                 matcher: rule.matcher.clone(),
-                key: rule.key.clone(),
-                gcra: Gcra::new(&rule.limit),
+                local: rule.limit.as_ref().map(|limit| Local {
+                    key: rule.key.clone(),
+                    gcra: Gcra::new(limit),
+                    store: SharedTable::new(&rule.name, config.max_keys),
+                }),
+                global: rule.global.as_ref().map(Descriptor::new),
                 shadow: rule.shadow,
-                store: SharedTable::new(&rule.name, config.max_keys),
                 counters: Counters::new(&rule.name),
             })
             .collect();
         Ok(Self {
             rules,
+            service: config
+                .service
+                .as_ref()
+                .map(|service| Service::new(service, config.failure_mode)),
             failure_mode: config.failure_mode,
             xff_trusted_hops: config.client_address.xff_trusted_hops,
             response_headers: config.response_headers,
@@ -111,15 +133,18 @@ impl Filter for RateLimit {
     }
 
     fn tick_period(&self) -> Option<Duration> {
-        (!self.rules.is_empty()).then_some(Duration::from_secs(1))
+        self.rules
+            .iter()
+            .any(|rule| rule.local.is_some())
+            .then_some(Duration::from_secs(1))
     }
 
     fn on_tick(&self, proxy: &mut dyn Proxy) {
         let Some(now) = proxy.epoch_nanos() else {
             return;
         };
-        for rule in &self.rules {
-            rule.store.sweep(proxy, now, SWEEP_BUDGET);
+        for local in self.rules.iter().filter_map(|rule| rule.local.as_ref()) {
+            local.store.sweep(proxy, now, SWEEP_BUDGET);
         }
     }
 }

@@ -304,3 +304,5 @@ fn forwarded_for_headers_it_cannot_decode_or_that_are_long_keep_the_client_apart
     assert!(sent(b"10.0.0.1"), "the proxy's own bucket is untouched");
     assert!(!sent(b"7.7.7.7, \xff\xfe"), "and it stays that client's");
 }
+
+mod global;
