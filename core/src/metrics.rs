@@ -32,6 +32,7 @@ pub const LABELS: &[&str] = &[
     "decision",
     "reason",
     "target",
+    "outcome",
 ];
 
 /// The longest label value kept; longer ones are cut.

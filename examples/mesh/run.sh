@@ -85,7 +85,7 @@ for id in frontend backend intruder; do
 done
 
 # One stats tag per meshwasm metric label (see docs/filters/metrics.md, "Labels in Envoy and Istio").
-STATS_TAGS=$(for l in method code code_class route cluster consumer label_name rule decision reason target; do
+STATS_TAGS=$(for l in method code code_class route cluster consumer label_name rule decision reason target outcome; do
   printf '    - { tag_name: %s, regex: "(%s=\\\\.=(.*?);\\\\.;)" }\n' "$l" "$l"; done)
 export STATS_TAGS
 vars='${WASM_DIR} ${CERTS} ${LISTEN} ${HOST_FRONTEND} ${HOST_V1} ${HOST_V2} ${PORT_IN} ${PORT_OUT} ${APP_FRONTEND} ${PORT_V1} ${PORT_V2} ${ADMIN_FRONTEND} ${STATS_TAGS} ${NAME} ${PORT} ${APP} ${HOST_APP} ${ADMIN}'

@@ -192,6 +192,7 @@ pub fn secure_sidecar_settings(xff_num_trusted_hops: u32) -> Value {
 pub struct Bootstrap {
     filters: Vec<WasmFilter>,
     clusters: Vec<(String, SocketAddr)>,
+    grpc_clusters: Vec<(String, SocketAddr)>,
     header_routes: Vec<(String, String, String)>,
     extra_labels: Vec<String>,
     envoy_defaults: bool,
@@ -204,6 +205,7 @@ impl Bootstrap {
         Self {
             filters: Vec::new(),
             clusters: vec![(upstream.name().to_owned(), upstream.addr())],
+            grpc_clusters: Vec::new(),
             header_routes: Vec::new(),
             extra_labels: Vec::new(),
             envoy_defaults: false,
@@ -247,6 +249,13 @@ impl Bootstrap {
     pub fn cluster(mut self, upstream: &Echo) -> Self {
         self.clusters
             .push((upstream.name().to_owned(), upstream.addr()));
+        self
+    }
+
+    /// Adds a cluster `name` that speaks HTTP/2 to `addr`: a gRPC service
+    /// the filters call (a rate limit service).
+    pub fn grpc_cluster(mut self, name: &str, addr: SocketAddr) -> Self {
+        self.grpc_clusters.push((name.to_owned(), addr));
         self
     }
 
@@ -311,6 +320,16 @@ impl Bootstrap {
             .clusters
             .iter()
             .map(|(name, addr)| cluster(name, *addr))
+            .chain(self.grpc_clusters.iter().map(|(name, addr)| {
+                let mut grpc = cluster(name, *addr);
+                grpc["typed_extension_protocol_options"] = json!({
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                        "explicit_http_config": { "http2_protocol_options": {} },
+                    },
+                });
+                grpc
+            }))
             .collect();
         let stats_tags: Vec<Value> = meshwasm_core::metrics::LABELS
             .iter()

@@ -24,12 +24,14 @@
 mod bootstrap;
 mod client;
 mod envoy;
+mod services;
 pub mod tokens;
 
 pub use bootstrap::{secure_sidecar_settings, Bootstrap, WasmFilter};
 pub use client::{send, send_h2, send_raw, Answer};
 pub use envoy::{Envoy, StartError};
 pub use meshwasm_echo::{Echo, Received, Reply};
+pub use services::{RateLimitService, Redis};
 
 use std::path::PathBuf;
 
