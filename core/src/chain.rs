@@ -37,6 +37,23 @@ impl<A: Stage, B: Stage> Chain<A, B> {
         }
     }
 
+    /// Hands a call's answer to the stage that holds the request, and the
+    /// request on to `second` if `first` lets it go.
+    fn answered(
+        &mut self,
+        request: &mut Request<'_>,
+        first: impl FnOnce(&mut A, &mut Request<'_>) -> Flow,
+        second: impl FnOnce(&mut B, &mut Request<'_>) -> Flow,
+    ) -> Flow {
+        match self.at {
+            Reached::First => {
+                let flow = first(&mut self.first, request);
+                self.after_first(request, flow)
+            }
+            Reached::Second => second(&mut self.second, request),
+        }
+    }
+
     /// Hands the request to `second` once `first` let it go.
     fn after_first(&mut self, request: &mut Request<'_>, flow: Flow) -> Flow {
         match flow {
@@ -61,13 +78,11 @@ impl<A: Stage, B: Stage> Stage for Chain<A, B> {
         token: u32,
         response: &CallResponse,
     ) -> Flow {
-        match self.at {
-            Reached::First => {
-                let flow = self.first.on_call_response(request, token, response);
-                self.after_first(request, flow)
-            }
-            Reached::Second => self.second.on_call_response(request, token, response),
-        }
+        self.answered(
+            request,
+            |first, r| first.on_call_response(r, token, response),
+            |second, r| second.on_call_response(r, token, response),
+        )
     }
 
     fn on_grpc_response(
@@ -76,13 +91,11 @@ impl<A: Stage, B: Stage> Stage for Chain<A, B> {
         token: u32,
         response: &GrpcResponse,
     ) -> Flow {
-        match self.at {
-            Reached::First => {
-                let flow = self.first.on_grpc_response(request, token, response);
-                self.after_first(request, flow)
-            }
-            Reached::Second => self.second.on_grpc_response(request, token, response),
-        }
+        self.answered(
+            request,
+            |first, r| first.on_grpc_response(r, token, response),
+            |second, r| second.on_grpc_response(r, token, response),
+        )
     }
 
     fn on_response_headers(&mut self, request: &mut Request<'_>) {
