@@ -2,7 +2,12 @@
 //! the refusals RFC 8725 asks for.
 
 use super::*;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rsa::BigUint;
 use serde_json::json;
+use sha2::{Sha256, Sha384, Sha512};
 
 const RSA2048: &str = include_str!("../testdata/rsa2048.pub.jwk.json");
 const RSA2048_PRIVATE: &str = include_str!("../testdata/rsa2048.jwk.json");

@@ -3,7 +3,8 @@
 //!
 //! Keys are parsed, decoded and checked once, when the configuration or a
 //! JWKS document is loaded, into ready-to-use verifying keys; [`Key::verify`]
-//! then only hashes and checks.
+//! then only hashes and checks. Reading a JWK is [`jwk`]'s business,
+//! checking a signature [`verify`]'s; this module holds what both name.
 //!
 //! A key's type pins the algorithm family it may verify (an RSA key never
 //! verifies HS256, an `oct` key never verifies RS256), and a JWK's `alg`
@@ -16,16 +17,13 @@
 //! signature is accepted; Ed25519 uses ed25519-dalek's `verify_strict`
 //! (small-order keys and points refused); HMAC tags compare in constant time.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use rsa::traits::PublicKeyParts as _;
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
-use serde_json::{Map, Value};
-use sha2::digest::const_oid::AssociatedOid;
-use sha2::digest::DynDigest;
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use serde_json::Value;
 use std::fmt;
+
+mod jwk;
+mod verify;
+
+use verify::{hmac_keys, Verifier};
 
 /// At most this many keys of a JWKS document are considered.
 const MAX_KEYS: usize = 64;
@@ -334,44 +332,6 @@ impl fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {}
 
-/// An RSA public key, with its modulus as big-endian bytes for the size checks.
-#[derive(Clone)]
-struct RsaKey {
-    key: RsaPublicKey,
-    modulus: Box<[u8]>,
-}
-
-/// Keyed HMAC states, one per algorithm the secret may verify.
-#[derive(Clone)]
-struct HmacKeys {
-    hs256: Option<Hmac<Sha256>>,
-    hs384: Option<Hmac<Sha384>>,
-    hs512: Option<Hmac<Sha512>>,
-}
-
-/// A ready-to-use verifying key.
-#[derive(Clone)]
-enum Verifier {
-    Hmac(Box<HmacKeys>),
-    Rsa(RsaKey),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
-}
-
-impl Verifier {
-    /// The key's type as JOSE names it, e.g. "kty EC (crv P-256)".
-    fn describe(&self) -> &'static str {
-        match self {
-            Verifier::Hmac(_) => "kty oct",
-            Verifier::Rsa(_) => "kty RSA",
-            Verifier::P256(_) => "kty EC (crv P-256)",
-            Verifier::P384(_) => "kty EC (crv P-384)",
-            Verifier::Ed25519(_) => "kty OKP (crv Ed25519)",
-        }
-    }
-}
-
 /// A verification key, pinned to the algorithm(s) it may verify.
 #[derive(Clone)]
 pub struct Key {
@@ -391,60 +351,6 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
-    /// From one JWK (RFC 7517) as a JSON value.
-    pub fn from_jwk(jwk: &serde_json::Value) -> Result<Key, KeyError> {
-        let jwk = jwk.as_object().ok_or(KeyError::NotAnObject)?;
-        let kty = required_str(jwk, "kty")?;
-        // Checked first, so that an unknown kty is what a skip reason names.
-        if !matches!(kty, "RSA" | "EC" | "OKP" | "oct") {
-            return Err(KeyError::UnsupportedKeyType(quote(kty)));
-        }
-        if let Some(usage) = optional_str(jwk, "use")? {
-            if usage != "sig" {
-                return Err(KeyError::NotForSignatures(quote(usage)));
-            }
-        }
-        check_key_ops(jwk)?;
-        let kid = optional_str(jwk, "kid")?.map(str::to_owned);
-        let alg = optional_str(jwk, "alg")?
-            .map(|name| {
-                Algorithm::from_name(name)
-                    .ok_or_else(|| KeyError::UnsupportedAlgorithm(quote(name)))
-            })
-            .transpose()?;
-
-        let (verifier, family): (Verifier, &[Algorithm]) = match kty {
-            "oct" => {
-                let secret = base64url(jwk, "k")?;
-                let (verifier, allowed) = hmac_keys(&secret, alg)?;
-                return Ok(Key {
-                    kid,
-                    allowed,
-                    verifier,
-                });
-            }
-            "RSA" => (rsa_key(jwk)?, &Algorithm::RSA),
-            "EC" => ec_key(jwk)?,
-            "OKP" => (ed25519_key(jwk)?, &[Algorithm::EdDSA]),
-            _ => return Err(KeyError::UnsupportedKeyType(quote(kty))),
-        };
-        let allowed = match alg {
-            Some(alg) if family.contains(&alg) => [alg].into_iter().collect(),
-            Some(alg) => {
-                return Err(KeyError::AlgorithmMismatch {
-                    alg,
-                    key: verifier.describe(),
-                })
-            }
-            None => family.iter().copied().collect(),
-        };
-        Ok(Key {
-            kid,
-            allowed,
-            verifier,
-        })
-    }
-
     /// An HMAC key from a raw secret, for HS256/384/512 only (else error).
     pub fn hmac(secret: &[u8], alg: Algorithm) -> Result<Key, KeyError> {
         if alg.hmac_min_len().is_none() {
@@ -483,39 +389,7 @@ impl Key {
         if !self.allows(alg) {
             return Err(VerifyError::AlgorithmNotAllowed);
         }
-        match (&self.verifier, alg) {
-            (Verifier::Hmac(keys), Algorithm::HS256) => {
-                verify_mac(keys.hs256.as_ref(), signing_input, signature)
-            }
-            (Verifier::Hmac(keys), Algorithm::HS384) => {
-                verify_mac(keys.hs384.as_ref(), signing_input, signature)
-            }
-            (Verifier::Hmac(keys), Algorithm::HS512) => {
-                verify_mac(keys.hs512.as_ref(), signing_input, signature)
-            }
-            (Verifier::Rsa(key), alg) => verify_rsa(key, alg, signing_input, signature),
-            (Verifier::P256(key), Algorithm::ES256) => {
-                use p256::ecdsa::signature::Verifier as _;
-                let signature = p256::ecdsa::Signature::from_slice(signature)
-                    .map_err(|_| VerifyError::Malformed)?;
-                key.verify(signing_input, &signature)
-                    .map_err(|_| VerifyError::BadSignature)
-            }
-            (Verifier::P384(key), Algorithm::ES384) => {
-                use p384::ecdsa::signature::Verifier as _;
-                let signature = p384::ecdsa::Signature::from_slice(signature)
-                    .map_err(|_| VerifyError::Malformed)?;
-                key.verify(signing_input, &signature)
-                    .map_err(|_| VerifyError::BadSignature)
-            }
-            (Verifier::Ed25519(key), Algorithm::EdDSA) => {
-                let bytes = <[u8; ed25519_dalek::SIGNATURE_LENGTH]>::try_from(signature)
-                    .map_err(|_| VerifyError::Malformed)?;
-                key.verify_strict(signing_input, &ed25519_dalek::Signature::from_bytes(&bytes))
-                    .map_err(|_| VerifyError::BadSignature)
-            }
-            _ => Err(VerifyError::AlgorithmNotAllowed),
-        }
+        self.verifier.verify(alg, signing_input, signature)
     }
 }
 
@@ -631,252 +505,6 @@ fn quote(text: &str) -> String {
         quoted.push('…');
     }
     quoted
-}
-
-/// A string member, if present.
-fn optional_str<'a>(
-    jwk: &'a Map<String, Value>,
-    member: &'static str,
-) -> Result<Option<&'a str>, KeyError> {
-    jwk.get(member)
-        .map(|value| value.as_str().ok_or(KeyError::NotAString(member)))
-        .transpose()
-}
-
-/// A string member that must be present.
-fn required_str<'a>(
-    jwk: &'a Map<String, Value>,
-    member: &'static str,
-) -> Result<&'a str, KeyError> {
-    optional_str(jwk, member)?.ok_or(KeyError::Missing(member))
-}
-
-/// A base64url member that must be present, decoded strictly: no padding,
-/// no other alphabet, no stray bits.
-fn base64url(jwk: &Map<String, Value>, member: &'static str) -> Result<Vec<u8>, KeyError> {
-    let text = required_str(jwk, member)?;
-    if text.contains('=') {
-        return Err(KeyError::Base64Padding(member));
-    }
-    URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| KeyError::NotBase64Url(member))
-}
-
-/// Checks that `key_ops`, if present, allows `verify`.
-fn check_key_ops(jwk: &Map<String, Value>) -> Result<(), KeyError> {
-    let Some(ops) = jwk.get("key_ops") else {
-        return Ok(());
-    };
-    let not_strings = KeyError::Invalid {
-        member: "key_ops",
-        problem: "is not an array of strings",
-    };
-    let ops = ops.as_array().ok_or_else(|| not_strings.clone())?;
-    let mut verify = false;
-    for op in ops {
-        verify |= op.as_str().ok_or_else(|| not_strings.clone())? == "verify";
-    }
-    if verify {
-        Ok(())
-    } else {
-        Err(KeyError::NotForVerifying)
-    }
-}
-
-/// Refuses a JWK that carries any of these private key members.
-fn refuse_private(jwk: &Map<String, Value>, members: &[&'static str]) -> Result<(), KeyError> {
-    match members.iter().find(|member| jwk.contains_key(**member)) {
-        Some(member) => Err(KeyError::PrivateKey(member)),
-        None => Ok(()),
-    }
-}
-
-/// Keyed HMAC states for `secret`: for `alg` only, or without one for every
-/// HS algorithm whose minimum secret size it meets.
-fn hmac_keys(secret: &[u8], alg: Option<Algorithm>) -> Result<(Verifier, AlgSet), KeyError> {
-    if let Some(alg) = alg {
-        match alg.hmac_min_len() {
-            None => {
-                return Err(KeyError::AlgorithmMismatch {
-                    alg,
-                    key: "kty oct",
-                })
-            }
-            Some(min) if secret.len() < min => return Err(KeyError::HmacKeyTooShort(alg)),
-            Some(_) => {}
-        }
-    }
-    let wants = |candidate: Algorithm| {
-        alg.is_none_or(|alg| alg == candidate)
-            && candidate
-                .hmac_min_len()
-                .is_some_and(|min| secret.len() >= min)
-    };
-    let keys = HmacKeys {
-        hs256: keyed_mac(secret, wants(Algorithm::HS256)),
-        hs384: keyed_mac(secret, wants(Algorithm::HS384)),
-        hs512: keyed_mac(secret, wants(Algorithm::HS512)),
-    };
-    let mut allowed = AlgSet::default();
-    for (present, alg) in [
-        (keys.hs256.is_some(), Algorithm::HS256),
-        (keys.hs384.is_some(), Algorithm::HS384),
-        (keys.hs512.is_some(), Algorithm::HS512),
-    ] {
-        if present {
-            allowed.insert(alg);
-        }
-    }
-    if allowed == AlgSet::default() {
-        return Err(KeyError::HmacKeyTooShort(alg.unwrap_or(Algorithm::HS256)));
-    }
-    Ok((Verifier::Hmac(Box::new(keys)), allowed))
-}
-
-/// A keyed HMAC state, if wanted.
-fn keyed_mac<M: Mac + hmac::digest::KeyInit>(secret: &[u8], wanted: bool) -> Option<M> {
-    if wanted {
-        <M as hmac::digest::KeyInit>::new_from_slice(secret).ok()
-    } else {
-        None
-    }
-}
-
-/// An RSA public key from `n` and `e`.
-fn rsa_key(jwk: &Map<String, Value>) -> Result<Verifier, KeyError> {
-    refuse_private(jwk, &RSA_PRIVATE_MEMBERS)?;
-    let n = BigUint::from_bytes_be(&base64url(jwk, "n")?);
-    let e = BigUint::from_bytes_be(&base64url(jwk, "e")?);
-    let bits = n.bits();
-    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
-        return Err(KeyError::RsaModulusSize(bits));
-    }
-    let key =
-        RsaPublicKey::new_with_max_size(n, e, RSA_MAX_BITS).map_err(|_| KeyError::InvalidRsaKey)?;
-    let modulus = key.n().to_bytes_be().into_boxed_slice();
-    Ok(Verifier::Rsa(RsaKey { key, modulus }))
-}
-
-/// An ECDSA public key from `crv`, `x` and `y`, and the algorithm it verifies.
-fn ec_key(jwk: &Map<String, Value>) -> Result<(Verifier, &'static [Algorithm]), KeyError> {
-    refuse_private(jwk, &["d"])?;
-    let crv = required_str(jwk, "crv")?;
-    let size = match crv {
-        "P-256" => 32,
-        "P-384" => 48,
-        _ => {
-            return Err(KeyError::UnsupportedCurve {
-                kty: "EC",
-                crv: quote(crv),
-            })
-        }
-    };
-    let mut point = vec![0x04];
-    for member in ["x", "y"] {
-        let coordinate = base64url(jwk, member)?;
-        if coordinate.len() != size {
-            return Err(KeyError::WrongLength {
-                member,
-                expected: size,
-            });
-        }
-        point.extend_from_slice(&coordinate);
-    }
-    if size == 32 {
-        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-            .map_err(|_| KeyError::NotOnCurve("P-256"))?;
-        Ok((Verifier::P256(key), &[Algorithm::ES256]))
-    } else {
-        let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-            .map_err(|_| KeyError::NotOnCurve("P-384"))?;
-        Ok((Verifier::P384(key), &[Algorithm::ES384]))
-    }
-}
-
-/// An Ed25519 public key from `crv` and `x` (RFC 8037).
-fn ed25519_key(jwk: &Map<String, Value>) -> Result<Verifier, KeyError> {
-    refuse_private(jwk, &["d"])?;
-    let crv = required_str(jwk, "crv")?;
-    if crv != "Ed25519" {
-        return Err(KeyError::UnsupportedCurve {
-            kty: "OKP",
-            crv: quote(crv),
-        });
-    }
-    let x = <[u8; ed25519_dalek::PUBLIC_KEY_LENGTH]>::try_from(base64url(jwk, "x")?.as_slice())
-        .map_err(|_| KeyError::WrongLength {
-            member: "x",
-            expected: ed25519_dalek::PUBLIC_KEY_LENGTH,
-        })?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| KeyError::InvalidEd25519)?;
-    if key.is_weak() {
-        return Err(KeyError::InvalidEd25519);
-    }
-    Ok(Verifier::Ed25519(key))
-}
-
-/// Verifies an HMAC tag in constant time.
-fn verify_mac<M: Mac + Clone>(
-    keyed: Option<&M>,
-    signing_input: &[u8],
-    tag: &[u8],
-) -> Result<(), VerifyError> {
-    let mut mac = keyed.ok_or(VerifyError::AlgorithmNotAllowed)?.clone();
-    if tag.len() != <M as hmac::digest::OutputSizeUser>::output_size() {
-        return Err(VerifyError::Malformed);
-    }
-    mac.update(signing_input);
-    mac.verify_slice(tag).map_err(|_| VerifyError::BadSignature)
-}
-
-/// An RSA signature check of one padding and hash: key, signing input,
-/// signature.
-type RsaCheck = fn(&RsaPublicKey, &[u8], &[u8]) -> rsa::Result<()>;
-
-/// RSASSA-PKCS1-v1_5 with hash `D`.
-fn pkcs1v15<D: Digest + AssociatedOid>(
-    key: &RsaPublicKey,
-    input: &[u8],
-    signature: &[u8],
-) -> rsa::Result<()> {
-    key.verify(Pkcs1v15Sign::new::<D>(), &D::digest(input), signature)
-}
-
-/// RSASSA-PSS with hash `D`, MGF1 with the same hash and a salt as long as
-/// the hash (what `Pss::new` sets, and RFC 7518 asks for).
-fn pss<D: Digest + DynDigest + Send + Sync + 'static>(
-    key: &RsaPublicKey,
-    input: &[u8],
-    signature: &[u8],
-) -> rsa::Result<()> {
-    key.verify(Pss::new::<D>(), &D::digest(input), signature)
-}
-
-/// Verifies an RSASSA-PKCS1-v1_5 or RSASSA-PSS signature.
-fn verify_rsa(
-    key: &RsaKey,
-    alg: Algorithm,
-    signing_input: &[u8],
-    signature: &[u8],
-) -> Result<(), VerifyError> {
-    // The signature must be exactly the modulus size and less than it
-    // (RFC 8017 §8.1.2 and §8.2.2).
-    if signature.len() != key.modulus.len() || signature >= &*key.modulus {
-        return Err(VerifyError::Malformed);
-    }
-    // One row per algorithm: its padding and its hash.
-    let check: RsaCheck = match alg {
-        Algorithm::RS256 => pkcs1v15::<Sha256>,
-        Algorithm::RS384 => pkcs1v15::<Sha384>,
-        Algorithm::RS512 => pkcs1v15::<Sha512>,
-        Algorithm::PS256 => pss::<Sha256>,
-        Algorithm::PS384 => pss::<Sha384>,
-        Algorithm::PS512 => pss::<Sha512>,
-        _ => return Err(VerifyError::AlgorithmNotAllowed),
-    };
-    let verified = check(&key.key, signing_input, signature);
-    verified.map_err(|_| VerifyError::BadSignature)
 }
 
 #[cfg(test)]
