@@ -24,7 +24,7 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e validate test demo demo-chain bench guest-profile clean
+.PHONY: ratelimit-deps ratelimit-service check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e validate test demo demo-chain bench guest-profile clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
@@ -90,6 +90,23 @@ build: toolchain wasm-opt
 echo:
 	cargo build --release -p meshwasm-echo
 
+# What the example rate limit service (Envoy's RLS API on Limitador's
+# engine, counts in Redis) needs: Debian's redis-server, and clang and
+# libclang for the RocksDB that Limitador's default features build (lint
+# and unit compile it too).
+ratelimit-deps:
+	@missing=$$(for t in redis-server:redis-server clang:clang; do \
+		command -v $${t%%:*} >/dev/null || echo $${t#*:}; done; \
+		ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || echo libclang-dev); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# A debug build, which compiles its RocksDB fastest: the tests and demos ask
+# it a few thousand times at most. `make bench` builds a release one.
+ratelimit-service: ratelimit-deps
+	cargo build -p meshwasm-ratelimit-service
+
 # Each .wasm as an OCI image layout (Istio's compat Wasm image), no Docker.
 oci: build venv
 	$(VENV)/bin/python tools/oci.py --out target/oci $(foreach f,$(FILTERS) chain,$(WASM_DIR)/meshwasm_$(subst -,_,$(f)).wasm)
@@ -104,7 +121,7 @@ node:
 # validated by Envoy as the Envoy image's user (uid 101) would read it
 # (examples/mesh/check-compose.sh). Then the Grafana dashboard's data
 # source, prefix and namespace/workload filters (examples/grafana/check.py).
-compose-validate: build echo envoy apt-tools
+compose-validate: build echo envoy apt-tools ratelimit-service
 	@command -v docker-compose >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
 	examples/mesh/check-compose.sh
@@ -115,12 +132,12 @@ compose-validate: build echo envoy apt-tools
 istio-validate: node
 	tools/istio-validate/run.sh envoy-config/istio/*.yaml
 
-lint: toolchain
+lint: toolchain ratelimit-deps
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-chain -p meshwasm-core -p meshwasm-empty-filter --all-targets -- -D warnings
 
-unit:
+unit: ratelimit-deps
 	cargo test --workspace --exclude meshwasm-e2e
 
 # The property tests alone, long: arbitrary bytes and structured garbage
@@ -132,7 +149,7 @@ fuzz:
 wasm-test: toolchain venv
 	cargo test --target $(TARGET) -p meshwasm-core $(FILTER_PACKAGES)
 
-e2e: build envoy oci echo apt-tools
+e2e: build envoy oci echo apt-tools ratelimit-service
 	cargo test -p meshwasm-e2e -- --test-threads $(E2E_THREADS)
 
 # `meshwasm check` and `meshwasm schema` (tools/check), a native build;
@@ -161,7 +178,7 @@ test: lint unit wasm-test e2e validate istio-validate compose-validate
 	@echo "make test: all green"
 
 # The local mesh: three services, their sidecars, mTLS, a guided tour.
-demo: build echo envoy apt-tools
+demo: build echo envoy apt-tools ratelimit-service
 	examples/mesh/run.sh
 
 # One Envoy with the one-module chain in front of the echo service.
@@ -171,7 +188,8 @@ demo-chain: build echo envoy apt-tools
 # Per-request cost of each filter in a real Envoy, against Envoy's native
 # filters; writes docs/benchmarks.md and docs/benchmarks.json. Knobs:
 # BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_ROWS.
-bench: build envoy
+bench: build envoy ratelimit-deps
+	cargo build --release -p meshwasm-ratelimit-service
 	$(VENV)/bin/python tools/bench.py
 
 # The guest's own time per request and phase, per bench configuration,

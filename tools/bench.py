@@ -52,15 +52,18 @@ it runs in (to sign the RS256 and ES256 tokens).
 """
 
 import argparse
+import atexit
 import base64
 import datetime
 import http.client
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -126,12 +129,12 @@ ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
 }
-# The labels meshwasm metrics carry in their names (see docs/filters/metrics.md, "Labels in Envoy and Istio").
+# The labels meshwasm metrics carry in their names (see docs/filters/metrics.md, "Labels in Envoy and
+# Istio"), as the shipped chain config tags them: tests/tests/configs.rs checks that it has every
+# label core's metrics::LABELS lists, so this is not a copy to keep up.
 STATS_TAGS = [
     {"tag_name": t, "regex": f"({t}=\\.=(.*?);\\.;)"}
-    for t in (
-        "method code code_class route cluster consumer label_name rule decision reason target"
-    ).split()
+    for t in re.findall(r"tag_name: (\w+)", (ROOT / "envoy-config/chain.yaml").read_text())
 ]
 
 # The load: every row gets the same request (the ES256 row its own token).
@@ -244,6 +247,8 @@ RATE_LIMIT = config("rate-limit")
 # Ten tenants, each routed by its own rule; the benchmark request is the last.
 HEADER_ROUTER = config("header-router")
 TRIVIAL = config("trivial")
+# The same rule counted by the rate limit service (a global rule).
+RATE_LIMIT_GLOBAL = config("rate-limit-global")
 
 
 def auth_jwt(key_name: str) -> dict:
@@ -371,8 +376,10 @@ def native_header_routes() -> list:
     return routes + ROUTES[1:]
 
 
-def bootstrap(http_filters: list, routes: list) -> dict:
-    """One listener and admin on 127.0.0.1, ports picked by Envoy."""
+def bootstrap(http_filters: list, routes: list, rate_limit_service: bool = False) -> dict:
+    """One listener and admin on 127.0.0.1, ports picked by Envoy; with
+    `rate_limit_service`, an HTTP/2 cluster `ratelimit` to the running
+    example rate limit service."""
     loopback = {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
     hcm = {
         "@type": HCM_TYPE,
@@ -380,10 +387,31 @@ def bootstrap(http_filters: list, routes: list) -> dict:
         "route_config": {"name": "bench", "virtual_hosts": [{"name": "bench", "domains": ["*"], "routes": routes}]},
         "http_filters": http_filters + [ROUTER],
     }
+    clusters = []
+    if rate_limit_service:
+        clusters.append(
+            {
+                "name": "ratelimit",
+                "type": "STATIC",
+                "connect_timeout": "1s",
+                "typed_extension_protocol_options": {
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                        "explicit_http_config": {"http2_protocol_options": {}},
+                    }
+                },
+                "load_assignment": {
+                    "cluster_name": "ratelimit",
+                    "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+                        "address": "127.0.0.1", "port_value": RateLimitService.port}}}}]}],
+                },
+            }
+        )
     return {
         "admin": {"address": loopback},
         "stats_config": {"stats_tags": STATS_TAGS},
         "static_resources": {
+            "clusters": clusters,
             "listeners": [
                 {
                     "name": "bench",
@@ -420,6 +448,7 @@ class Row:
     stats: list = field(default_factory=list)  # substrings of counters that must be above 0
     routes: list = field(default_factory=lambda: ROUTES)
     optional: bool = False  # skipped, not failed, when a module is missing
+    rate_limit_service: bool = False  # needs the example rate limit service running
 
     @property
     def modules(self) -> list:
@@ -495,6 +524,15 @@ def rows() -> list:
             load,
             [ok()],
             ["rule=.=per-tenant;.;decision=.=allowed"],
+        ),
+        Row(
+            "rate-limit-global",
+            "meshwasm rate-limit: the same rule counted by the rate limit service (global; the example service, Redis)",
+            [wasm("rate-limit", "rate_limit", RATE_LIMIT_GLOBAL)],
+            load,
+            [ok()],
+            ["outcome=.=ok;.;meshwasm_ratelimit_service_calls_total"],
+            rate_limit_service=True,
         ),
         Row(
             "header-router",
@@ -631,7 +669,9 @@ class Envoy:
         self.dir = WORK_DIR / row.name if concurrency == 1 else WORK_DIR / row.name / "memory"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / "envoy.json"
-        self.config.write_text(json.dumps(bootstrap(row.http_filters, row.routes), indent=1))
+        self.config.write_text(
+            json.dumps(bootstrap(row.http_filters, row.routes, row.rate_limit_service), indent=1)
+        )
         self.cpu = cpu
         self.concurrency = concurrency
         self.process = None
@@ -719,6 +759,69 @@ def check(row: Row, envoy: Envoy) -> None:
     for stat in row.stats:
         if envoy.counter(stat) == 0:
             raise envoy.fail(f"no counter containing {stat!r} above 0 after the checks")
+
+
+# --- the rate limit service (global rows) ----------------------------------
+
+
+class RateLimitService:
+    """Redis and the example rate limit service, on free loopback ports, for
+    the rows with a global rule; a context manager that stops both."""
+
+    port = 0
+    BINARY = ROOT / "target/release/meshwasm-ratelimit-service"  # `make bench` builds it
+
+    def __enter__(self) -> "RateLimitService":
+        self.dir = WORK_DIR / "ratelimit-service"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        limits = self.dir / "limits.yaml"
+        limits.write_text(
+            "- namespace: meshwasm-bench\n  name: per-tenant\n  max_value: 1000000000\n  seconds: 60\n"
+            "  conditions: []\n  variables: [\"descriptors[0].tenant\"]\n"
+        )
+        redis_port = free_port()
+        self.redis = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        self.service = None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", redis_port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(5) == b"+PONG":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError("redis-server did not come up")
+            time.sleep(0.05)
+        self.service = subprocess.Popen(
+            [str(self.BINARY), "--listen", "127.0.0.1:0", "--redis", f"redis://127.0.0.1:{redis_port}",
+             "--limits", str(limits)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.service.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            self.__exit__()
+            raise RuntimeError(f"the rate limit service said {line!r}")
+        RateLimitService.port = int(line.rsplit(":", 1)[1])
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for process in (self.service, self.redis):
+            if process is not None:
+                process.terminate()
+                process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # --- load -------------------------------------------------------------------
@@ -1266,13 +1369,20 @@ def main() -> None:
     skipped, selected = {}, []
     for row in chosen:
         missing = [m for m in row.modules if not m.exists()]
-        if missing and row.optional:
+        if row.rate_limit_service and not (RateLimitService.BINARY.exists() and shutil.which("redis-server")):
+            skipped[row.name] = "the example rate limit service or redis-server is missing (`make ratelimit-service`)"
+            print(f"skipping {row.name}: {skipped[row.name]}", flush=True)
+        elif missing and row.optional:
             skipped[row.name] = f"`{missing[0].name}` not built"
             print(f"skipping {row.name}: {skipped[row.name]}", flush=True)
         elif missing:
             sys.exit(f"tools/bench.py: {missing[0]} is missing: run `make build`")
         else:
             selected.append(row)
+
+    if any(row.rate_limit_service for row in selected):
+        # Stopped at exit, however the run ends.
+        atexit.register(RateLimitService().__enter__().__exit__)
 
     samples = {row.name: [] for row in selected}
     for rnd in range(1, args.rounds + 1):

@@ -18,23 +18,25 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/examples/mesh
 envoy=${ENVOY:-$root/.venv/bin/envoy}
 echo_bin=$root/target/release/meshwasm-echo
+rls_bin=$root/target/debug/meshwasm-ratelimit-service
 state=${MESH_STATE:-$root/.demo/mesh}
 base=${MESH_PORT:-18000}
 
 export WASM_DIR=$root/target/wasm32-wasip1/release CERTS=$state/certs
-export LISTEN=127.0.0.1 HOST_FRONTEND=127.0.0.1 HOST_V1=127.0.0.1 HOST_V2=127.0.0.1
+export LISTEN=127.0.0.1 HOST_FRONTEND=127.0.0.1 HOST_V1=127.0.0.1 HOST_V2=127.0.0.1 HOST_RLS=127.0.0.1
 render_only=false
 if [[ ${1:-} == --render-compose ]]; then
   # Containers: each sidecar shares its app's network namespace; sidecars
   # reach each other by service name; files are mounted under /meshwasm.
   render_only=true
   state=$root/.demo/compose
-  export CERTS=$state/certs LISTEN=0.0.0.0 HOST_V1=backend-v1 HOST_V2=backend-v2
+  export CERTS=$state/certs LISTEN=0.0.0.0 HOST_V1=backend-v1 HOST_V2=backend-v2 HOST_RLS=ratelimit
   export WASM_DIR=/meshwasm/wasm
 fi
 export PORT_IN=$base PORT_OUT=$((base + 1))
 export APP_FRONTEND=$((base + 100)) APP_V1=$((base + 101)) APP_V2=$((base + 102))
 export PORT_V1=$((base + 201)) PORT_V2=$((base + 202))
+export PORT_RLS=$((base + 301)) PORT_REDIS=$((base + 300))
 export ADMIN_FRONTEND=$((base + 900)) ADMIN_V1=$((base + 901)) ADMIN_V2=$((base + 902))
 front=http://127.0.0.1:$PORT_IN
 
@@ -50,6 +52,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Redis's answer to PING on the demo's port, if any.
+redis_ping() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT_REDIS" && printf 'PING\r\n' >&3 && timeout 1 head -c 5 <&3) 2>/dev/null || true; }
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 fail() {
   printf '\nTOUR FAILED: %s\n' "$*" >&2
@@ -64,7 +68,7 @@ start() { # name, log, command...
   pid_of[$name]=$!
 }
 
-ports=$($render_only || echo $PORT_IN $PORT_OUT $APP_FRONTEND $APP_V1 $APP_V2 $PORT_V1 $PORT_V2 $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2)
+ports=$($render_only || echo $PORT_IN $PORT_OUT $APP_FRONTEND $APP_V1 $APP_V2 $PORT_V1 $PORT_V2 $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2 $PORT_REDIS $PORT_RLS)
 for port in $ports; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: port $port is in use; stop whatever listens there or set MESH_PORT" >&2
@@ -88,7 +92,7 @@ done
 STATS_TAGS=$(for l in method code code_class route cluster consumer label_name rule decision reason target outcome; do
   printf '    - { tag_name: %s, regex: "(%s=\\\\.=(.*?);\\\\.;)" }\n' "$l" "$l"; done)
 export STATS_TAGS
-vars='${WASM_DIR} ${CERTS} ${LISTEN} ${HOST_FRONTEND} ${HOST_V1} ${HOST_V2} ${PORT_IN} ${PORT_OUT} ${APP_FRONTEND} ${PORT_V1} ${PORT_V2} ${ADMIN_FRONTEND} ${STATS_TAGS} ${NAME} ${PORT} ${APP} ${HOST_APP} ${ADMIN}'
+vars='${WASM_DIR} ${CERTS} ${LISTEN} ${HOST_FRONTEND} ${HOST_V1} ${HOST_V2} ${HOST_RLS} ${PORT_RLS} ${PORT_IN} ${PORT_OUT} ${APP_FRONTEND} ${PORT_V1} ${PORT_V2} ${ADMIN_FRONTEND} ${STATS_TAGS} ${NAME} ${PORT} ${APP} ${HOST_APP} ${ADMIN}'
 certs_in_config=$CERTS
 $render_only && export CERTS=/meshwasm/certs
 envsubst "$vars" <"$here/frontend-sidecar.yaml" >"$state/frontend-sidecar.yaml"
@@ -111,6 +115,17 @@ if $render_only; then
   exit 0
 fi
 
+bold "Starting Redis and the rate limit service the backends' sidecars share"
+start redis redis.log redis-server --bind 127.0.0.1 --port "$PORT_REDIS" --save '' --appendonly no
+for _ in $(seq 1 100); do
+  [[ $(redis_ping) == +PONG* ]] && break
+  sleep 0.1
+done
+[[ $(redis_ping) == +PONG* ]] || fail "redis-server did not start"
+start ratelimit ratelimit.log "$rls_bin" --listen "127.0.0.1:$PORT_RLS" \
+  --redis "redis://127.0.0.1:$PORT_REDIS" --limits "$here/limits.yaml"
+echo "  redis :$PORT_REDIS, rate limit service :$PORT_RLS (limits: examples/mesh/limits.yaml)"
+
 bold "Starting three services and their sidecars"
 start backend-v1 backend-v1.log "$echo_bin" --listen "127.0.0.1:$APP_V1" --name backend-v1
 start backend-v2 backend-v2.log "$echo_bin" --listen "127.0.0.1:$APP_V2" --name backend-v2
@@ -127,8 +142,8 @@ for admin in $ADMIN_FRONTEND $ADMIN_V1 $ADMIN_V2; do
   curl -fsS "http://127.0.0.1:$admin/ready" >/dev/null 2>&1 || fail "the sidecar with admin port $admin did not start"
 done
 echo "  frontend  app :$APP_FRONTEND  sidecar in :$PORT_IN out :$PORT_OUT  (chain module: metrics, auth, rate-limit | header-router)"
-echo "  backend-v1 app :$APP_V1  sidecar :$PORT_V1 (mTLS, metrics)"
-echo "  backend-v2 app :$APP_V2  sidecar :$PORT_V2 (mTLS, metrics)"
+echo "  backend-v1 app :$APP_V1  sidecar :$PORT_V1 (mTLS, chain module: metrics, global rate limit)"
+echo "  backend-v2 app :$APP_V2  sidecar :$PORT_V2 (mTLS, chain module: metrics, global rate limit)"
 
 # Sends a request to the frontend, shows it, checks the status; the body is
 # left in $state/body.
@@ -143,6 +158,16 @@ call() { # expected status, curl arguments...
 }
 # The backend that answered the last call.
 served_by() { jq -r '.upstream.upstream // empty' "$state/body"; }
+# Makes N calls to PATH as alice, each expected to pass; sets $seen to the
+# backends that served them, and fails unless both did.
+calls_reach_both() { # path, n
+  seen=""
+  for _ in $(seq 1 "$2"); do
+    call 200 "$front$1" -H 'x-api-key: alice-demo-key' >/dev/null
+    seen+="$(served_by) "
+  done
+  [[ $seen == *backend-v1* && $seen == *backend-v2* ]] || fail "calls to $1 did not reach both backends: $seen"
+}
 
 bold "1. No credentials: the frontend's sidecar answers 401"
 call 401 "$front/orders"
@@ -154,13 +179,8 @@ jq '{service, reached: .upstream.upstream, consumer: .upstream.headers["x-meshwa
 [[ $(jq -r '.upstream.headers["x-meshwasm-consumer"]' "$state/body") == alice ]] || fail "the consumer did not reach the backend"
 
 bold "3. Round robin over the two backend instances"
-seen=""
-for _ in 1 2 3 4; do
-  call 200 "$front/orders" -H 'x-api-key: alice-demo-key' >/dev/null
-  seen+="$(served_by) "
-done
+calls_reach_both /orders 4
 echo "  served by: $seen"
-[[ $seen == *backend-v1* && $seen == *backend-v2* ]] || fail "round robin did not reach both backends"
 
 bold "4. A beta tester's header makes the header router send every call to v2"
 for _ in 1 2 3; do
@@ -174,7 +194,16 @@ for _ in 1 2 3; do call 200 "$front/orders" -H 'x-api-key: bob-demo-key' >/dev/n
 call 429 "$front/orders" -H 'x-api-key: bob-demo-key'
 jq -c . "$state/body"
 
-bold "6. Only the frontend's identity may call a backend: a client with the intruder's certificate is refused"
+bold "6. A limit two sidecars share: 4 calls a minute to /reports per consumer, across both backends"
+calls_reach_both /reports 4
+echo "  4 calls served by: $seen(each backend's sidecar saw only some; the service counted all)"
+call 429 "$front/reports" -H 'x-api-key: alice-demo-key'
+jq -c . "$state/body"
+for admin in $ADMIN_V1 $ADMIN_V2; do
+  curl -fsS "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^meshwasm_ratelimit_service_calls_total' | sed "s/^/  sidecar :$admin  /"
+done
+
+bold "7. Only the frontend's identity may call a backend: a client with the intruder's certificate is refused"
 printf '$ curl --cert intruder.pem https://127.0.0.1:%s/orders\n' "$PORT_V1"
 if curl -sS -k --cert "$CERTS/intruder.pem" --key "$CERTS/intruder.key" \
   "https://127.0.0.1:$PORT_V1/orders" -o /dev/null 2>"$state/intruder.err"; then
@@ -186,7 +215,7 @@ code=$(curl -sS -k --cert "$CERTS/frontend.pem" --key "$CERTS/frontend.key" \
   -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT_V1/orders") || fail "the frontend's identity was refused"
 echo "  the frontend's identity: $code"
 
-bold "7. backend-v1 dies; retries and outlier detection keep every call succeeding"
+bold "8. backend-v1 dies; retries and outlier detection keep every call succeeding"
 kill "${pid_of[backend-v1]}"
 for i in 1 2 3 4 5 6; do
   call 200 "$front/orders" -H 'x-api-key: alice-demo-key' >/dev/null
@@ -197,7 +226,7 @@ ejections=$(curl -fsS "http://127.0.0.1:$ADMIN_FRONTEND/stats?filter=cluster.bac
 retries=$(curl -fsS "http://127.0.0.1:$ADMIN_FRONTEND/stats?filter=cluster.backend.upstream_rq_retry$" | awk '{print $2}')
 echo "  outlier ejections: $ejections, retries: $retries"
 
-bold "8. What the sidecars measured (meshwasm metrics at /stats/prometheus)"
+bold "9. What the sidecars measured (meshwasm metrics at /stats/prometheus)"
 echo "  frontend sidecar:"
 curl -fsS "http://127.0.0.1:$ADMIN_FRONTEND/stats/prometheus" |
   grep -E '^meshwasm_(requests_total|auth_requests_total|ratelimit_requests_total)' | sed 's/^/    /'

@@ -112,7 +112,7 @@ impl RateLimitService {
         std::env::var_os("MESHWASM_RATELIMIT_SERVICE")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                crate::workspace_root().join("target/release/meshwasm-ratelimit-service")
+                crate::workspace_root().join("target/debug/meshwasm-ratelimit-service")
             })
     }
 

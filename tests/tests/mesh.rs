@@ -1,5 +1,6 @@
 //! `make demo`'s tour of the local mesh, run non-interactively: every step
-//! (401, 200 through mTLS, round robin, header routing, 429, refused
+//! (401, 200 through mTLS, round robin, header routing, 429, a limit both
+//! backends' sidecars share through the rate limit service, refused
 //! identity, a backend killed mid-tour, the metrics) checks its own answer
 //! and the script fails on the first that is wrong.
 
@@ -28,6 +29,8 @@ fn the_demo_mesh_tour_passes_every_step() {
         "\"consumer\": \"alice\"",
         "3 of 3 served by backend-v2",
         "HTTP/1.1 429 Too Many Requests",
+        "6. A limit two sidecars share",
+        "\"rate limit `reports-per-consumer` exceeded",
         "the frontend's identity: 200",
         "call 6 served by backend-v2",
         "Tour complete",
