@@ -39,6 +39,13 @@ pub trait Filter: Sized + 'static {
         None
     }
 
+    /// The configuration field that makes this filter call gRPC services
+    /// ([`Proxy::dispatch_grpc`]), if any. A build whose host has no gRPC
+    /// calls (the native build) refuses such a configuration, naming it.
+    fn grpc_field(&self) -> Option<String> {
+        None
+    }
+
     /// Background work on a timer (refreshing a key set, sweeping state).
     fn on_tick(&self, _proxy: &mut dyn Proxy) {}
 
