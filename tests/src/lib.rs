@@ -82,6 +82,18 @@ macro_rules! wasm_only {
     };
 }
 
+/// Skips the rest of a test under the Wasm build, printing why: for what
+/// only the native build has.
+#[macro_export]
+macro_rules! native_only {
+    ($why:expr) => {
+        if $crate::build() == $crate::Build::Wasm {
+            println!("skipped under the Wasm build: {}", $why);
+            return;
+        }
+    };
+}
+
 /// Where the native build's libraries are (`MESHWASM_NATIVE_DIR`, default
 /// `target/native`).
 pub fn native_dir() -> PathBuf {
