@@ -99,7 +99,7 @@ fn a_rate_limit_service_is_refused_naming_the_field() {
             "rate-limit"
         };
         let needle = format!(
-            "meshwasm {name}: invalid configuration: field `{field}`: the native build cannot call gRPC services"
+            "meshwasm {name}: invalid configuration: field `{field}`: the native build cannot call gRPC services (Envoy's dynamic-module ABI has no gRPC calls)"
         );
         assert!(err.log.contains(&needle), "no `{needle}` in:\n{}", err.log);
     }

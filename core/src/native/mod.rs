@@ -173,15 +173,8 @@ fn configure<F: Filter>(
     }
     let (built, families) = crate::metrics::collect_declared(|| F::configure(&json));
     let filter = built?;
-    if let Some(field) = filter.grpc_field() {
-        return Err(ConfigError::new(
-            field,
-            format!(
-                "the native build cannot call gRPC services: Envoy {}'s dynamic-module ABI \
-                 has no gRPC calls. Use the Wasm build for a rate limit service.",
-                abi::ENVOY_VERSION
-            ),
-        ));
+    if let Some(refusal) = crate::filter::native_refusal(&filter) {
+        return Err(refusal);
     }
     let families =
         Families::define(envoy, families).map_err(|reason| ConfigError::new("", reason))?;
