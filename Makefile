@@ -179,9 +179,10 @@ schemas: check-tool
 # shipped config, ECDS resource and WasmPlugin, as users do before rollout.
 # Envoy's validate mode then loads each module and runs its on_configure,
 # so a filter config that would be refused fails there too.
-validate: build envoy check-tool
-	$(MESHWASM) check envoy-config/*.yaml envoy-config/ecds/*.yaml envoy-config/ecds/filters/*.yaml envoy-config/istio/*.yaml
-	@for f in $$(find envoy-config -name '*.yaml' -not -path '*/istio/*' -not -path '*/ecds/filters/*' | sort); do \
+validate: build native envoy check-tool
+	$(MESHWASM) check envoy-config/*.yaml envoy-config/ecds/*.yaml envoy-config/ecds/filters/*.yaml envoy-config/istio/*.yaml envoy-config/native/*.yaml
+	@export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$(NATIVE_DIR); \
+	for f in $$(find envoy-config -name '*.yaml' -not -path '*/istio/*' -not -path '*/ecds/filters/*' | sort); do \
 		$(ENVOY) --mode validate -c "$$f" --log-level error >/dev/null \
 			&& echo "valid: $$f" || { echo "INVALID: $$f"; $(ENVOY) --mode validate -c "$$f" --log-level error; exit 1; }; \
 	done
