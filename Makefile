@@ -199,9 +199,9 @@ demo-chain: build echo envoy apt-tools
 	examples/demo/run.sh
 
 # Per-request cost of each filter in a real Envoy, against Envoy's native
-# filters; writes docs/benchmarks.md and docs/benchmarks.json. Knobs:
+# filters, and the native build's rows (`-dm`); writes docs/benchmarks.md and docs/benchmarks.json. Knobs:
 # BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_ROWS.
-bench: build envoy
+bench: build native envoy
 	$(VENV)/bin/python tools/bench.py
 
 # The guest's own time per request and phase, per bench configuration,

@@ -2,7 +2,7 @@
 //!
 //! Its stage does nothing, so in Envoy it costs what the native adapter
 //! costs around any filter (`tools/bench.py` measures it as the
-//! `empty-native` row). A request with `x-panic: request`, `response` or
+//! `empty-dm` row). A request with `x-panic: request`, `response` or
 //! `log` makes it panic in that phase: the e2e tests
 //! (`tests/tests/native.rs`) check that the adapter catches the panic at
 //! Envoy's boundary, answers 500 while the request is still on its way, and
