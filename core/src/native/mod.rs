@@ -124,12 +124,9 @@ fn boundary<T>(filter: &str, hook: &str, work: impl FnOnce() -> T) -> Option<T> 
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(value) => Some(value),
         Err(payload) => {
-            abi::log(
-                Level::Error,
-                &format!(
-                    "meshwasm {filter}: panicked in {hook}: {}",
-                    panic_message(payload.as_ref())
-                ),
+            log::error!(
+                "meshwasm {filter}: panicked in {hook}: {}",
+                panic_message(payload.as_ref())
             );
             None
         }
@@ -1159,4 +1156,27 @@ macro_rules! export_native_filter {
             }
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_stops_at_the_boundary() {
+        assert_eq!(boundary("test", "a hook", || 7), Some(7));
+        #[allow(clippy::panic)]
+        let caught = boundary("test", "a hook", || -> u8 { panic!("on purpose") });
+        assert_eq!(caught, None);
+        let message = catch_unwind(|| std::panic::panic_any(String::from("owned")))
+            .err()
+            .map(|payload| panic_message(payload.as_ref()).to_owned());
+        assert_eq!(message.as_deref(), Some("owned"));
+    }
+
+    #[test]
+    fn integer_properties_read_as_proxy_wasm_gives_them() {
+        assert_eq!(int_property(Some(200)), Some(200i64.to_le_bytes().to_vec()));
+        assert_eq!(int_property(None), None);
+    }
 }
