@@ -18,7 +18,10 @@
 //! safe code can build: buffers are passed with their lengths, output
 //! arrays are sized by Envoy's own count first, and what Envoy returns is
 //! copied out before the next call (its buffers live only until a setter
-//! is called or the hook returns).
+//! is called or the hook returns). The wrappers, and the casts between the
+//! module's pointers and its own types, are private to this crate; the
+//! types are public only for [`export_native_filter!`](crate::export_native_filter)'s
+//! signatures.
 //!
 //! # Version check
 //!
@@ -459,7 +462,7 @@ const V0_2_0_MARKERS: &[&CStr] = &[
 /// far as a module can tell: a callback this module imports that Envoy
 /// lacks already made the load fail (`undefined symbol: ...`); this looks
 /// for the callbacks [`ABI_VERSION`] added. The first one missing, if any.
-pub fn check_envoy() -> Result<(), &'static CStr> {
+pub(crate) fn check_envoy() -> Result<(), &'static CStr> {
     for name in V0_2_0_MARKERS {
         // SAFETY: `dlsym` with RTLD_DEFAULT (null) and a NUL-terminated
         // name only looks the symbol up.
@@ -472,30 +475,30 @@ pub fn check_envoy() -> Result<(), &'static CStr> {
 }
 
 /// The version to report from `on_program_init`.
-pub fn abi_version() -> AbiVersion {
+pub(crate) fn abi_version() -> AbiVersion {
     AbiVersion(ABI_VERSION.as_ptr())
 }
 
 /// What `on_program_init` returns to refuse to load.
-pub fn refuse_to_load() -> AbiVersion {
+pub(crate) fn refuse_to_load() -> AbiVersion {
     AbiVersion(std::ptr::null())
 }
 
 /// Logs under Envoy's `dynamic_modules` logger.
-pub fn log(level: Level, message: &str) {
+pub(crate) fn log(level: Level, message: &str) {
     // SAFETY: a buffer over a live `&str`.
     unsafe { envoy_dynamic_module_callback_log(level as u32, RawBuffer::of(message.as_bytes())) }
 }
 
 /// Whether Envoy would print a line at `level`.
-pub fn log_enabled(level: Level) -> bool {
+pub(crate) fn log_enabled(level: Level) -> bool {
     // SAFETY: takes a plain integer.
     unsafe { envoy_dynamic_module_callback_log_enabled(level as u32) }
 }
 
 /// A header's first value, copied; `None` when absent. (Envoy answers an
 /// absent header and a map the phase does not have alike: `false`.)
-pub fn get_header(filter: FilterEnvoy, map: HeaderType, name: &str) -> Option<Vec<u8>> {
+pub(crate) fn get_header(filter: FilterEnvoy, map: HeaderType, name: &str) -> Option<Vec<u8>> {
     let mut value = RawBuffer::NULL;
     // SAFETY: `filter` is live (module invariant); the key is a live
     // buffer; the output is valid for writes, and the optional count may
@@ -519,7 +522,7 @@ pub fn get_header(filter: FilterEnvoy, map: HeaderType, name: &str) -> Option<Ve
 }
 
 /// A whole header map, copied: names lowercase, values as bytes.
-pub fn get_headers(
+pub(crate) fn get_headers(
     filter: FilterEnvoy,
     map: HeaderType,
 ) -> Result<Vec<(String, Vec<u8>)>, Refused> {
@@ -542,7 +545,12 @@ pub fn get_headers(
 }
 
 /// Replaces every value of a header (`None`: removes it).
-pub fn set_header(filter: FilterEnvoy, map: HeaderType, name: &str, value: Option<&str>) -> bool {
+pub(crate) fn set_header(
+    filter: FilterEnvoy,
+    map: HeaderType,
+    name: &str,
+    value: Option<&str>,
+) -> bool {
     let value = value.map_or(RawBuffer::NULL, |v| RawBuffer::of(v.as_bytes()));
     // SAFETY: `filter` is live; the buffers are live (or null, which
     // removes the header).
@@ -557,7 +565,7 @@ pub fn set_header(filter: FilterEnvoy, map: HeaderType, name: &str, value: Optio
 }
 
 /// Adds a value to a header.
-pub fn add_header(filter: FilterEnvoy, map: HeaderType, name: &str, value: &str) -> bool {
+pub(crate) fn add_header(filter: FilterEnvoy, map: HeaderType, name: &str, value: &str) -> bool {
     // SAFETY: `filter` is live; the buffers are live.
     unsafe {
         envoy_dynamic_module_callback_http_add_header(
@@ -570,7 +578,7 @@ pub fn add_header(filter: FilterEnvoy, map: HeaderType, name: &str, value: &str)
 }
 
 /// Sends a local response.
-pub fn send_response(
+pub(crate) fn send_response(
     filter: FilterEnvoy,
     status: u16,
     headers: &[(String, String)],
@@ -596,13 +604,13 @@ pub fn send_response(
 }
 
 /// Makes Envoy pick the route again.
-pub fn clear_route_cache(filter: FilterEnvoy) {
+pub(crate) fn clear_route_cache(filter: FilterEnvoy) {
     // SAFETY: `filter` is live.
     unsafe { envoy_dynamic_module_callback_http_clear_route_cache(filter) }
 }
 
 /// A string attribute, copied; `None` when Envoy has none.
-pub fn attribute_string(filter: FilterEnvoy, attribute: Attribute) -> Option<Vec<u8>> {
+pub(crate) fn attribute_string(filter: FilterEnvoy, attribute: Attribute) -> Option<Vec<u8>> {
     let mut value = RawBuffer::NULL;
     // SAFETY: `filter` is live; the output is valid for writes.
     let ok = unsafe {
@@ -617,7 +625,7 @@ pub fn attribute_string(filter: FilterEnvoy, attribute: Attribute) -> Option<Vec
 }
 
 /// An integer attribute; `None` when Envoy has none.
-pub fn attribute_int(filter: FilterEnvoy, attribute: Attribute) -> Option<u64> {
+pub(crate) fn attribute_int(filter: FilterEnvoy, attribute: Attribute) -> Option<u64> {
     let mut value = 0u64;
     // SAFETY: `filter` is live; the output is valid for writes.
     let ok = unsafe {
@@ -632,7 +640,7 @@ pub fn attribute_int(filter: FilterEnvoy, attribute: Attribute) -> Option<u64> {
 
 /// Sends an HTTP call through a cluster; its id, answered in
 /// `on_http_filter_http_callout_done`.
-pub fn http_callout(
+pub(crate) fn http_callout(
     filter: FilterEnvoy,
     cluster: &str,
     headers: &[(&str, &str)],
@@ -665,14 +673,14 @@ pub fn http_callout(
 }
 
 /// Lets a held request go on.
-pub fn continue_decoding(filter: FilterEnvoy) {
+pub(crate) fn continue_decoding(filter: FilterEnvoy) {
     // SAFETY: `filter` is live.
     unsafe { envoy_dynamic_module_callback_http_filter_continue_decoding(filter) }
 }
 
 /// Defines a metric with labels (in `on_http_filter_config_new` only: Envoy
 /// refuses it later, with `Frozen`); its id, or Envoy's result code.
-pub fn define_metric(
+pub(crate) fn define_metric(
     config: ConfigEnvoy,
     kind: Metric,
     name: &str,
@@ -719,7 +727,7 @@ pub enum Record {
 
 /// Records a value of metric `id` with these label values (as many as the
 /// metric was defined with); Envoy's result code on failure.
-pub fn record_metric(
+pub(crate) fn record_metric(
     filter: FilterEnvoy,
     how: Record,
     id: usize,
@@ -748,12 +756,12 @@ pub fn record_metric(
 
 /// Hands `value` to Envoy: it owns it until it gives it back to
 /// [`take_box`].
-pub fn into_module_ptr<T>(value: Box<T>) -> ModulePtr {
+pub(crate) fn into_module_ptr<T>(value: Box<T>) -> ModulePtr {
     ModulePtr(Box::into_raw(value).cast_const().cast())
 }
 
 /// The null pointer: a hook's refusal.
-pub fn null_module_ptr() -> ModulePtr {
+pub(crate) fn null_module_ptr() -> ModulePtr {
     ModulePtr(std::ptr::null())
 }
 
@@ -763,7 +771,7 @@ pub fn null_module_ptr() -> ModulePtr {
 /// type it stored under each hook's pointer (a stream's state, or a
 /// configuration); it is only borrowed shared, so hooks re-entered while
 /// another runs on the same stream never alias a `&mut`.
-pub fn module_ref<T>(ptr: &ModulePtr, _: PhantomData<T>) -> Option<&T> {
+pub(crate) fn module_ref<T>(ptr: &ModulePtr, _: PhantomData<T>) -> Option<&T> {
     // SAFETY: `ptr` came from `into_module_ptr::<T>` (Envoy passes back
     // the pointer the module returned for this hook's object), and Envoy
     // does not call a hook after the matching destroy hook, which is the
@@ -775,7 +783,7 @@ pub fn module_ref<T>(ptr: &ModulePtr, _: PhantomData<T>) -> Option<&T> {
 
 /// Takes back ownership of a value handed to Envoy with
 /// [`into_module_ptr`], in its destroy hook.
-pub fn take_box<T>(ptr: ModulePtr, _: PhantomData<T>) -> Option<Box<T>> {
+pub(crate) fn take_box<T>(ptr: ModulePtr, _: PhantomData<T>) -> Option<Box<T>> {
     if ptr.0.is_null() {
         return None;
     }
