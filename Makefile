@@ -19,18 +19,22 @@ H2_VERSION := 4.3.0
 ENVOY ?= $(VENV)/bin/envoy
 export ENVOY
 export MESHWASM_WASM_DIR := $(WASM_DIR)
+# The native build: each filter and the chain as an Envoy dynamic module.
+NATIVE_DIR := $(ROOT)/target/native
+export MESHWASM_NATIVE_DIR := $(NATIVE_DIR)
 # Runs the wasm32 unit tests under Wasmtime (see tools/wasi-run.py).
 export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/wasi-run.py
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: ratelimit-deps ratelimit-service check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e validate test demo demo-chain bench guest-profile clean
+.PHONY: ratelimit-deps ratelimit-service check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build native echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e e2e-wasm e2e-native validate test demo demo-chain bench guest-profile clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
 	@echo "make demo-chain one Envoy with the one-module chain (envoy-config/chain.yaml) in front of an echo service"
 	@echo "make test      lint, unit tests (native and wasm32), e2e tests in real Envoy, config checks"
 	@echo "make build     the four filter modules and the one-context chain module (.wasm) for $(TARGET)"
+	@echo "make native    the same five as Envoy $(ENVOY_VERSION) dynamic modules (.so) in target/native (docs/native.md)"
 	@echo "make lint      rustfmt and clippy (host and $(TARGET))"
 	@echo "make fuzz      the property tests (prop_*) at PROPTEST_CASES=$(PROPTEST_CASES) cases each, a long run"
 	@echo "make envoy     Envoy $(ENVOY_VERSION) into .venv (ENVOY=/path overrides)"
@@ -87,6 +91,19 @@ build: toolchain wasm-opt
 		printf '%-60s %8d bytes\n' "$${w#$(ROOT)/}" "$$(stat -c %s "$$w")"; \
 	done
 
+# The native build (docs/native.md): the same filters as Envoy dynamic
+# modules, target/native/libmeshwasm_<name>.so, for Envoy $(ENVOY_VERSION) only.
+# Profile `native` is release with panic = unwind (the adapter catches a
+# panic at Envoy's boundary). The chain builds in a cargo invocation of its
+# own, as for Wasm: the filters' own entry points must not be linked in.
+native:
+	cargo build --profile native $(FILTER_PACKAGES) -p meshwasm-native-probe --features native
+	cargo build --profile native -p meshwasm-chain --features native
+	@for f in $(FILTERS) chain; do \
+		m=$(NATIVE_DIR)/libmeshwasm_$${f//-/_}.so; \
+		printf '%-60s %8d bytes\n' "$${m#$(ROOT)/}" "$$(stat -c %s "$$m")"; \
+	done
+
 echo:
 	cargo build --release -p meshwasm-echo
 
@@ -135,10 +152,13 @@ istio-validate: node
 lint: toolchain ratelimit-deps
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p meshwasm-core $(FILTER_PACKAGES) -p meshwasm-native-probe --features native --all-targets -- -D warnings
+	cargo clippy -p meshwasm-chain --features native --all-targets -- -D warnings
 	cargo clippy --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-chain -p meshwasm-core -p meshwasm-empty-filter --all-targets -- -D warnings
 
 unit: ratelimit-deps
 	cargo test --workspace --exclude meshwasm-e2e
+	cargo test -p meshwasm-core --features native --lib native::
 
 # The property tests alone, long: arbitrary bytes and structured garbage
 # into every parser and matcher. `make unit` runs them at 64 cases each.
@@ -149,8 +169,17 @@ fuzz:
 wasm-test: toolchain venv
 	cargo test --target $(TARGET) -p meshwasm-core $(FILTER_PACKAGES)
 
-e2e: build envoy oci echo apt-tools ratelimit-service
+# The same end-to-end suites against both builds: the Wasm modules, then
+# the native libraries (MESHWASM_BUILD=native; tests of what only Wasm has,
+# Istio, OCI images and the demo mesh, skip themselves there, saying why).
+# One test build serves both runs.
+e2e: e2e-wasm e2e-native
+
+e2e-wasm: build envoy oci echo apt-tools ratelimit-service
 	cargo test -p meshwasm-e2e -- --test-threads $(E2E_THREADS)
+
+e2e-native: native envoy echo apt-tools
+	MESHWASM_BUILD=native cargo test -p meshwasm-e2e -- --test-threads $(E2E_THREADS)
 
 # `meshwasm check` and `meshwasm schema` (tools/check), a native build;
 # users install it with `cargo install --locked --path tools/check`.
@@ -167,9 +196,10 @@ schemas: check-tool
 # shipped config, ECDS resource and WasmPlugin, as users do before rollout.
 # Envoy's validate mode then loads each module and runs its on_configure,
 # so a filter config that would be refused fails there too.
-validate: build envoy check-tool
-	$(MESHWASM) check envoy-config/*.yaml envoy-config/ecds/*.yaml envoy-config/ecds/filters/*.yaml envoy-config/istio/*.yaml
-	@for f in $$(find envoy-config -name '*.yaml' -not -path '*/istio/*' -not -path '*/ecds/filters/*' | sort); do \
+validate: build native envoy check-tool
+	$(MESHWASM) check envoy-config/*.yaml envoy-config/ecds/*.yaml envoy-config/ecds/filters/*.yaml envoy-config/istio/*.yaml envoy-config/native/*.yaml
+	@export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$(NATIVE_DIR); \
+	for f in $$(find envoy-config -name '*.yaml' -not -path '*/istio/*' -not -path '*/ecds/filters/*' | sort); do \
 		$(ENVOY) --mode validate -c "$$f" --log-level error >/dev/null \
 			&& echo "valid: $$f" || { echo "INVALID: $$f"; $(ENVOY) --mode validate -c "$$f" --log-level error; exit 1; }; \
 	done
@@ -186,9 +216,9 @@ demo-chain: build echo envoy apt-tools
 	examples/demo/run.sh
 
 # Per-request cost of each filter in a real Envoy, against Envoy's native
-# filters; writes docs/benchmarks.md and docs/benchmarks.json. Knobs:
+# filters, and the native build's rows (`-dm`); writes docs/benchmarks.md and docs/benchmarks.json. Knobs:
 # BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_ROWS.
-bench: build envoy ratelimit-deps
+bench: build native envoy ratelimit-deps
 	cargo build --release -p meshwasm-ratelimit-service
 	$(VENV)/bin/python tools/bench.py
 

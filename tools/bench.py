@@ -34,6 +34,12 @@ with 2 workers, the row's checks, 2 s of wrk reaching both workers, then
 VmRSS): the chain module ≤ the empty filter + 10 MB. The native filters'
 rows are compared with the meshwasm filters for information only.
 
+The `-dm` rows run the native build of the same filters and configs
+(`make native`: libmeshwasm_<name>.so in target/native, Envoy's
+dynamic-module filter, docs/native.md); `empty-dm` is tools/native-probe,
+the native adapter around a stage that does nothing. They are skipped when
+the libraries are not built, and have no targets.
+
 The load check: around each timed sample, the busy time of all cores from
 /proc/stat less Envoy's, wrk's and this script's own CPU time is what other
 processes used; above 10% of one core the sample is warned about and listed
@@ -74,6 +80,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENVOY = os.environ.get("ENVOY", str(ROOT / ".venv/bin/envoy"))
 WASM_DIR = Path(os.environ.get("MESHWASM_WASM_DIR", ROOT / "target/wasm32-wasip1/release"))
+NATIVE_DIR = Path(os.environ.get("MESHWASM_NATIVE_DIR", ROOT / "target/native"))
 # Modules of an earlier build (BENCH_BEFORE_DIR), benchmarked beside these
 # as `before-*` rows: a before/after comparison taken in one run.
 BEFORE_DIR = os.environ.get("BENCH_BEFORE_DIR")
@@ -120,6 +127,7 @@ MEMORY_ROWS = [
 BUSY_OTHER_PCT = 10.0
 
 WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+DM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter"
 STRING_TYPE = "type.googleapis.com/google.protobuf.StringValue"
 HCM_TYPE = (
     "type.googleapis.com/envoy.extensions.filters.network."
@@ -275,6 +283,20 @@ def wasm(name: str, module_name: str, config: dict, directory: Path = WASM_DIR) 
                 "failure_policy": "FAIL_CLOSED",
                 "configuration": {"@type": STRING_TYPE, "value": json.dumps(config)},
             },
+        },
+    }
+
+
+def dm(name: str, module_name: str, config: dict) -> dict:
+    """A meshwasm filter's native build (docs/native.md): the same JSON, in
+    Envoy's dynamic-module filter loading libmeshwasm_<module_name>.so."""
+    return {
+        "name": f"meshwasm.{name}",
+        "typed_config": {
+            "@type": DM_TYPE,
+            "dynamic_module_config": {"name": f"meshwasm_{module_name}", "do_not_close": True},
+            "filter_name": name,
+            "filter_config": {"@type": STRING_TYPE, "value": json.dumps(config)},
         },
     }
 
@@ -459,6 +481,15 @@ class Row:
             if f["typed_config"]["@type"] == WASM_TYPE
         ]
 
+    @property
+    def libraries(self) -> list:
+        """The native libraries (.so) its filters load."""
+        return [
+            NATIVE_DIR / f"lib{f['typed_config']['dynamic_module_config']['name']}.so"
+            for f in self.http_filters
+            if f["typed_config"]["@type"] == DM_TYPE
+        ]
+
 
 def without(headers: dict, name: str) -> dict:
     return {k: v for k, v in headers.items() if k != name}
@@ -613,6 +644,71 @@ def rows() -> list:
             [ok()] + api_key_refused,
         ),
     ]
+    # The native build of the same filters and configs (`make native`).
+    out += [
+        Row(
+            "empty-dm",
+            "native build: meshwasm's adapter around a stage that does nothing (tools/native-probe)",
+            [dm("probe", "native_probe", {})],
+            load,
+            [ok()],
+            optional=True,
+        ),
+        Row(
+            "auth-api-key-dm",
+            "native build of auth-api-key",
+            [dm("auth", "auth", AUTH_API_KEY)],
+            load,
+            [ok()] + api_key_refused,
+            ["meshwasm_auth_requests_total.decision.allowed.reason.api_key"],
+            optional=True,
+        ),
+        Row(
+            "auth-jwt-rs256-dm",
+            "native build of auth-jwt-rs256",
+            [dm("auth", "auth", auth_jwt("rsa-a"))],
+            load,
+            [ok()] + jwt_refused(rs256),
+            ["meshwasm_auth_requests_total.decision.allowed.reason.jwt"],
+            optional=True,
+        ),
+        Row(
+            "rate-limit-dm",
+            "native build of rate-limit",
+            [dm("rate-limit", "rate_limit", RATE_LIMIT)],
+            load,
+            [ok()],
+            ["meshwasm_ratelimit_requests_total.rule.per-tenant.decision.allowed"],
+            optional=True,
+        ),
+        Row(
+            "header-router-dm",
+            "native build of header-router",
+            [dm("header-router", "header_router", HEADER_ROUTER)],
+            load,
+            [ok(ROUTED_BODY)],
+            ["meshwasm_headerrouter_matches_total.rule.tenant-10"],
+            optional=True,
+        ),
+        Row(
+            "metrics-dm",
+            "native build of metrics",
+            [dm("metrics", "metrics", METRICS)],
+            load,
+            [ok()],
+            ["meshwasm_requests_total"],
+            optional=True,
+        ),
+        Row(
+            "chain-dm",
+            "native build of chain-1-module: the four in one library",
+            [dm("chain", "chain", chain_config)],
+            load,
+            [ok(ROUTED_BODY)] + api_key_refused,
+            ["meshwasm_requests_total", "decision.allowed.reason.api_key", "meshwasm_ratelimit_requests_total"],
+            optional=True,
+        ),
+    ]
     if BEFORE_DIR:
         before = Path(BEFORE_DIR)
         for name, what, module_name, cfg, probes, stats in [
@@ -687,6 +783,7 @@ class Envoy:
                 + ["--use-dynamic-base-id"]
                 + ["--disable-hot-restart", "--admin-address-path", str(admin_path), "--log-level", "warn"],
                 cwd=ROOT,
+                env=dict(os.environ, ENVOY_DYNAMIC_MODULES_SEARCH_PATH=str(NATIVE_DIR)),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -1368,7 +1465,7 @@ def main() -> None:
 
     skipped, selected = {}, []
     for row in chosen:
-        missing = [m for m in row.modules if not m.exists()]
+        missing = [m for m in row.modules + row.libraries if not m.exists()]
         if row.rate_limit_service and not (RateLimitService.BINARY.exists() and shutil.which("redis-server")):
             skipped[row.name] = "the example rate limit service or redis-server is missing (`make ratelimit-service`)"
             print(f"skipping {row.name}: {skipped[row.name]}", flush=True)
@@ -1376,7 +1473,7 @@ def main() -> None:
             skipped[row.name] = f"`{missing[0].name}` not built"
             print(f"skipping {row.name}: {skipped[row.name]}", flush=True)
         elif missing:
-            sys.exit(f"tools/bench.py: {missing[0]} is missing: run `make build`")
+            sys.exit(f"tools/bench.py: {missing[0]} is missing: run `make build` (and `make native`)")
         else:
             selected.append(row)
 

@@ -39,9 +39,30 @@ pub trait Filter: Sized + 'static {
         None
     }
 
+    /// The configuration field that makes this filter call gRPC services
+    /// ([`Proxy::dispatch_grpc`]), if any. A build whose host has no gRPC
+    /// calls (the native build) refuses such a configuration, naming it.
+    fn grpc_field(&self) -> Option<String> {
+        None
+    }
+
     /// Background work on a timer (refreshing a key set, sweeping state).
     fn on_tick(&self, _proxy: &mut dyn Proxy) {}
 
     /// The answer to a call dispatched from [`Filter::on_tick`].
     fn on_call_response(&self, _proxy: &mut dyn Proxy, _token: u32, _response: &CallResponse) {}
+}
+
+/// Why the native build refuses a filter that builds from its
+/// configuration, if it does: a configuration that makes it call gRPC
+/// services ([`Filter::grpc_field`]), which Envoy's dynamic-module ABI
+/// cannot. The native adapter and `meshwasm check` give the same error.
+pub fn native_refusal<F: Filter>(filter: &F) -> Option<ConfigError> {
+    filter.grpc_field().map(|field| {
+        ConfigError::new(
+            field,
+            "the native build cannot call gRPC services (Envoy's dynamic-module ABI has no \
+             gRPC calls): use the Wasm build for a rate limit service",
+        )
+    })
 }

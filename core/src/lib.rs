@@ -8,8 +8,11 @@
 //!   the proxy ([`Host`]); [`chain`] runs several stages in one context;
 //! - [`filter`]: a configured filter that hands out stages;
 //! - [`adapter`]: the proxy-wasm glue, and [`export_filter!`] to make a
-//!   filter crate a module.
+//!   filter crate a module;
+//! - `native` (feature `native`): the same filters as an Envoy dynamic
+//!   module (a native shared library), and `export_native_filter!`.
 
+#[cfg(target_arch = "wasm32")]
 pub mod adapter;
 pub mod chain;
 pub mod config;
@@ -18,6 +21,8 @@ pub mod hex;
 pub mod matcher;
 pub mod metrics;
 pub mod names;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+pub mod native;
 pub mod request;
 pub mod stage;
 #[cfg(any(test, feature = "testing"))]
@@ -32,5 +37,6 @@ pub use stage::{
 };
 
 /// Re-exported for [`export_filter!`].
+#[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub use proxy_wasm;

@@ -14,9 +14,17 @@
 //! `meshwasm_ratelimit_requests_total{rule="per-client",decision="limited"}`.
 //! (Envoy files Wasm-defined metrics under its `wasmcustom` namespace,
 //! which the Prometheus output leaves off the name.)
+//!
+//! Envoy's dynamic-module ABI (the native build) has labels of its own,
+//! but defines a metric only while a filter is configured, as a
+//! [`Family`]: a kind, a base name and label names. So every metric a
+//! filter may record is declared when it is built ([`declare`]; the
+//! metric types here do it themselves), the native adapter collects the
+//! declarations ([`collect_declared`]) and defines them, and at request
+//! time it [`decode`]s a name back into its family and label values.
 
 use crate::stage::{MetricKind, Proxy};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 /// Every label a meshwasm metric may carry: Envoy needs one
 /// `stats_config.stats_tags` entry each ([`stats_tag_regex`]).
@@ -68,6 +76,14 @@ impl MetricName {
     pub fn encoded(&self) -> &str {
         &self.encoded
     }
+
+    /// Declares this name's family as a metric of `kind` (see [`declare`]).
+    pub fn declare(&self, kind: MetricKind) {
+        if let Some((base, labels)) = decode(&self.encoded) {
+            let names: Vec<&str> = labels.iter().map(|(name, _)| *name).collect();
+            declare(kind, base, &names);
+        }
+    }
 }
 
 /// A label value as it appears in a metric's name: characters outside
@@ -85,6 +101,64 @@ pub fn clean_label_value(value: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A metric's kind, base name and label names: what a metric is defined
+/// as where labels are not part of the name (the native build).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Family {
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// The base name (`meshwasm_requests_total`).
+    pub base: String,
+    /// The label names, in the order [`MetricName::label`] added them.
+    pub labels: Vec<String>,
+}
+
+thread_local! {
+    /// The families declared since [`collect_declared`] started, when it
+    /// runs on this thread.
+    static DECLARED: RefCell<Option<Vec<Family>>> = const { RefCell::new(None) };
+}
+
+/// Declares that metrics of this family may be recorded. A filter calls it
+/// while it is built ([`crate::Filter::new`]) for every metric it names
+/// per request; [`Counter`], [`Gauge`] and [`CounterFamily`] declare
+/// themselves. Does nothing unless [`collect_declared`] runs.
+pub fn declare(kind: MetricKind, base: &str, labels: &[&str]) {
+    DECLARED.with(|declared| {
+        if let Some(families) = declared.borrow_mut().as_mut() {
+            let family = Family {
+                kind,
+                base: base.to_owned(),
+                labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            };
+            if !families.contains(&family) {
+                families.push(family);
+            }
+        }
+    });
+}
+
+/// Runs `build` (which builds a filter) and gives back what it returned
+/// with every family declared meanwhile, without repeats.
+pub fn collect_declared<T>(build: impl FnOnce() -> T) -> (T, Vec<Family>) {
+    let outer = DECLARED.with(|declared| declared.borrow_mut().replace(Vec::new()));
+    let built = build();
+    let families = DECLARED.with(|declared| std::mem::replace(&mut *declared.borrow_mut(), outer));
+    (built, families.unwrap_or_default())
+}
+
+/// An encoded name taken apart: its base name and its labels with their
+/// values, in order; `None` when it is not a [`MetricName`] encoding.
+pub fn decode(encoded: &str) -> Option<(&str, Vec<(&str, &str)>)> {
+    let mut segments: Vec<&str> = encoded.split(";.;").collect();
+    let base = segments.pop()?;
+    let labels = segments
+        .into_iter()
+        .map(|segment| segment.split_once("=.="))
+        .collect::<Option<Vec<_>>>()?;
+    Some((base, labels))
 }
 
 /// The `stats_config.stats_tags` regex that turns `label` into a tag.
@@ -106,6 +180,7 @@ pub struct CounterFamily {
 impl CounterFamily {
     /// A family of `base` counters labelled by `labels`.
     pub fn new(base: &str, labels: &[&'static str]) -> Self {
+        declare(MetricKind::Counter, base, labels);
         Self {
             base: base.to_owned(),
             labels: labels.to_vec(),
@@ -142,6 +217,7 @@ struct Lazy {
 
 impl Lazy {
     fn new(kind: MetricKind, name: MetricName) -> Self {
+        name.declare(kind);
         Self {
             kind,
             name,
@@ -263,6 +339,49 @@ mod tests {
             1
         );
         assert_eq!(host.metrics().len(), 2);
+    }
+
+    #[test]
+    fn names_decode_into_base_and_labels() {
+        let name = MetricName::new("m_total")
+            .label("rule", "a")
+            .label("decision", "b");
+        assert_eq!(
+            decode(name.encoded()),
+            Some(("m_total", vec![("rule", "a"), ("decision", "b")]))
+        );
+        assert_eq!(decode("plain"), Some(("plain", vec![])));
+        assert_eq!(decode("broken;.;m"), None);
+    }
+
+    #[test]
+    fn building_declares_every_family_once() {
+        let (built, families) = collect_declared(|| {
+            let a = Counter::new(MetricName::new("a_total").label("rule", "x"));
+            let b = Counter::new(MetricName::new("a_total").label("rule", "y"));
+            let g = Gauge::new(MetricName::new("g"));
+            let f = CounterFamily::new("f_total", &["decision", "reason"]);
+            declare(MetricKind::Histogram, "h", &["method"]);
+            (a, b, g, f)
+        });
+        drop(built);
+        let family = |kind, base: &str, labels: &[&str]| Family {
+            kind,
+            base: base.to_owned(),
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        };
+        assert_eq!(
+            families,
+            [
+                family(MetricKind::Counter, "a_total", &["rule"]),
+                family(MetricKind::Gauge, "g", &[]),
+                family(MetricKind::Counter, "f_total", &["decision", "reason"]),
+                family(MetricKind::Histogram, "h", &["method"]),
+            ]
+        );
+        // Outside a collection, declaring does nothing.
+        declare(MetricKind::Counter, "lost", &[]);
+        assert!(collect_declared(|| ()).1.is_empty());
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub trait Proxy {
 pub const CREATE_ONLY: u32 = u32::MAX;
 
 /// What kind of metric a name is defined as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MetricKind {
     /// Only goes up.
     Counter,

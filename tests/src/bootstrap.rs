@@ -1,7 +1,8 @@
-//! Envoy bootstrap configs for a test: a listener on a free port, the Wasm
-//! filters under test, and named upstream clusters.
+//! Envoy bootstrap configs for a test: a listener on a free port, the
+//! filters under test (Wasm modules, or the native build's libraries), and
+//! named upstream clusters.
 
-use crate::wasm_module;
+use crate::{build, native_module, wasm_module, Build};
 use meshwasm_echo::Echo;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -12,6 +13,12 @@ use std::path::{Path, PathBuf};
 /// a `google.protobuf.StringValue`. By default it is inline in the
 /// bootstrap; [`WasmFilter::via_ecds`] delivers it through a file instead
 /// (extension config discovery), as Istio delivers a `WasmPlugin`.
+///
+/// Under the native build ([`crate::build`]) the same filter is Envoy's
+/// `DynamicModuleFilter` loading `libmeshwasm_<filter>.so`, with the same
+/// JSON as its `filter_config` and the VM id as its `filter_name` (filters
+/// of one name share data, as filters of one VM id do). The Wasm plugin's
+/// name, root id and failure policy have no native counterpart.
 #[derive(Debug, Clone)]
 pub struct WasmFilter {
     filter: String,
@@ -26,6 +33,18 @@ pub struct WasmFilter {
 
 /// The type URL of Envoy's Wasm HTTP filter.
 const WASM_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+
+/// The type URL of Envoy's dynamic-module HTTP filter.
+const NATIVE_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
+
+/// The filter's type URL in the build under test.
+fn type_url() -> &'static str {
+    match build() {
+        Build::Wasm => WASM_TYPE,
+        Build::Native => NATIVE_TYPE,
+    }
+}
 
 impl WasmFilter {
     /// The module of `filter` (`auth`, `rate-limit`, ...) with this
@@ -109,6 +128,27 @@ impl WasmFilter {
         }
     }
 
+    /// The filter's extension config in the build under test.
+    fn typed_config(&self) -> Value {
+        match build() {
+            Build::Wasm => self.wasm(),
+            Build::Native => self.native(),
+        }
+    }
+
+    /// The filter's dynamic-module extension config (the native build).
+    fn native(&self) -> Value {
+        json!({
+            "@type": NATIVE_TYPE,
+            "dynamic_module_config": { "name": native_module(&self.filter), "do_not_close": true },
+            "filter_name": self.vm_id,
+            "filter_config": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": self.configuration,
+            },
+        })
+    }
+
     /// The filter's Wasm extension config.
     fn wasm(&self) -> Value {
         json!({
@@ -142,14 +182,14 @@ impl WasmFilter {
             "resources": [{
                 "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
                 "name": self.name,
-                "typed_config": self.wasm(),
+                "typed_config": self.typed_config(),
             }],
         })
     }
 
     fn http_filter(&self, dir: &Path) -> Value {
         if !self.ecds {
-            return json!({ "name": self.name, "typed_config": self.wasm() });
+            return json!({ "name": self.name, "typed_config": self.typed_config() });
         }
         json!({
             "name": self.name,
@@ -161,7 +201,7 @@ impl WasmFilter {
                     },
                     "resource_api_version": "V3",
                 },
-                "type_urls": [WASM_TYPE],
+                "type_urls": [type_url()],
             },
         })
     }

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 /// How long Envoy may take to become ready (V8 compiles each module).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// What Envoy 1.40 puts before a dynamic module's metric names in
+/// `/stats/prometheus`.
+pub const NATIVE_METRIC_PREFIX: &str = "envoy_dynamicmodulescustom_";
+
 /// Envoy's worker threads: two, so that what crosses workers is exercised.
 const CONCURRENCY: &str = "2";
 
@@ -70,6 +74,7 @@ impl Envoy {
             .map_err(|e| fail(format!("cannot create {}: {e}", log_path.display())))?;
         let binary = envoy_binary();
         let child = Command::new(&binary)
+            .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", crate::native_dir())
             .arg("-c")
             .arg(&config)
             .args(["--concurrency", CONCURRENCY, "--use-dynamic-base-id"])
@@ -171,13 +176,23 @@ impl Envoy {
     }
 
     /// Every sample `/stats/prometheus` shows, parsed with a Prometheus
-    /// text-format parser.
+    /// text-format parser. The native build's metrics, which Envoy 1.40
+    /// names `envoy_dynamicmodulescustom_<name>` (it strips the Wasm
+    /// namespace from Prometheus names, not the dynamic modules' one), are
+    /// given their own names, so tests ask for `meshwasm_...` in both
+    /// builds.
     pub fn prometheus(&self) -> Vec<prometheus_parse::Sample> {
         let text = self.admin_get("/stats/prometheus").body;
         let lines = text.lines().map(|l| Ok(l.to_owned()));
-        prometheus_parse::Scrape::parse(lines)
+        let mut samples = prometheus_parse::Scrape::parse(lines)
             .unwrap_or_else(|e| panic!("/stats/prometheus does not parse: {e}\n{text}"))
-            .samples
+            .samples;
+        for sample in &mut samples {
+            if let Some(name) = sample.metric.strip_prefix(NATIVE_METRIC_PREFIX) {
+                sample.metric = name.to_owned();
+            }
+        }
+        samples
     }
 
     /// The value of counter `metric` with exactly these labels (0 when no

@@ -20,6 +20,15 @@
 //! project's `.venv/bin/envoy`, installed by `make envoy`);
 //! `MESHWASM_WASM_DIR` the built modules (default:
 //! `target/wasm32-wasip1/release`, built by `make build`).
+//!
+//! Which build: the same tests run against the Wasm modules (the default)
+//! and, with `MESHWASM_BUILD=native`, against the native build, the
+//! filters as Envoy dynamic modules (`libmeshwasm_<name>.so` in
+//! `MESHWASM_NATIVE_DIR`, default `target/native`, built by `make
+//! native`): [`WasmFilter`] then configures Envoy's `DynamicModuleFilter`
+//! with the same JSON. A test of something only the Wasm build has (Wasm
+//! ECDS, Istio, OCI images, VM failure policies) skips itself under the
+//! native build, saying why ([`wasm_only!`]).
 
 mod bootstrap;
 mod client;
@@ -29,7 +38,7 @@ pub mod tokens;
 
 pub use bootstrap::{secure_sidecar_settings, Bootstrap, WasmFilter};
 pub use client::{send, send_h2, send_raw, Answer};
-pub use envoy::{Envoy, StartError};
+pub use envoy::{Envoy, StartError, NATIVE_METRIC_PREFIX};
 pub use meshwasm_echo::{Echo, Received, Reply};
 pub use services::{RateLimitService, Redis};
 
@@ -41,6 +50,62 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_default()
+}
+
+/// Which build of the filters the tests run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// The `.wasm` modules, in Envoy's Wasm filter.
+    Wasm,
+    /// The `.so` libraries, in Envoy's dynamic-module filter.
+    Native,
+}
+
+/// The build `MESHWASM_BUILD` names (`wasm`, the default, or `native`).
+pub fn build() -> Build {
+    match std::env::var("MESHWASM_BUILD").as_deref() {
+        Ok("native") => Build::Native,
+        Ok("wasm") | Err(_) => Build::Wasm,
+        Ok(other) => panic!("MESHWASM_BUILD={other}: expected `wasm` or `native`"),
+    }
+}
+
+/// Skips the rest of a test under the native build, printing why: for
+/// what only the Wasm build has.
+#[macro_export]
+macro_rules! wasm_only {
+    ($why:expr) => {
+        if $crate::build() == $crate::Build::Native {
+            println!("skipped under the native build: {}", $why);
+            return;
+        }
+    };
+}
+
+/// Skips the rest of a test under the Wasm build, printing why: for what
+/// only the native build has.
+#[macro_export]
+macro_rules! native_only {
+    ($why:expr) => {
+        if $crate::build() == $crate::Build::Wasm {
+            println!("skipped under the Wasm build: {}", $why);
+            return;
+        }
+    };
+}
+
+/// Where the native build's libraries are (`MESHWASM_NATIVE_DIR`, default
+/// `target/native`).
+pub fn native_dir() -> PathBuf {
+    std::env::var_os("MESHWASM_NATIVE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/native"))
+}
+
+/// The name Envoy loads a filter's native library by
+/// (`libmeshwasm_auth.so` is `meshwasm_auth`).
+pub fn native_module(filter: &str) -> String {
+    format!("meshwasm_{}", filter.replace('-', "_"))
 }
 
 /// The built module of a filter (`auth`, `rate-limit`, ...).

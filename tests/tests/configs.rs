@@ -35,12 +35,17 @@ fn every_metric_label_has_a_stats_tag_in_every_shipped_config() {
 /// `examples/mesh/`.
 fn shipped_envoy_configs() -> Vec<PathBuf> {
     let root = workspace_root();
-    let mut paths: Vec<PathBuf> = ["envoy-config", "envoy-config/ecds", "examples/mesh"]
-        .into_iter()
-        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap())
-        .map(|entry| entry.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
+    let mut paths: Vec<PathBuf> = [
+        "envoy-config",
+        "envoy-config/ecds",
+        "envoy-config/native",
+        "examples/mesh",
+    ]
+    .into_iter()
+    .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap())
+    .map(|entry| entry.unwrap().path())
+    .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    .collect();
     paths.sort();
     paths
 }
@@ -105,7 +110,7 @@ fn every_shipped_listener_has_the_secure_sidecar_settings() {
             checked += 1;
         }
     }
-    // 8 under envoy-config/ (four filters, the chain, four modules, and
-    // both again by ECDS), 3 in the demo mesh.
-    assert_eq!(checked, 11, "HTTP connection managers found");
+    // 9 under envoy-config/ (four filters, the chain, four modules, both
+    // again by ECDS, and the native chain), 3 in the demo mesh.
+    assert_eq!(checked, 12, "HTTP connection managers found");
 }

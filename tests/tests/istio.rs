@@ -269,6 +269,7 @@ fn post_rule(config: &Value, file: &str) -> (String, u64) {
 
 #[test]
 fn every_manifest_is_a_wasm_plugin_for_the_orders_sidecar() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     for filter in MANIFESTS {
         let p = Plugin::load(filter);
         let file = &p.file;
@@ -311,6 +312,7 @@ fn every_manifest_is_a_wasm_plugin_for_the_orders_sidecar() {
 
 #[test]
 fn auth_from_its_manifest_refuses_strangers_and_names_consumers() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     for naming in NAMINGS {
         let auth = Plugin::load("auth");
         let digest = format!("{:x}", Sha256::digest(STOREFRONT_KEY));
@@ -395,6 +397,7 @@ fn auth_from_its_manifest_refuses_strangers_and_names_consumers() {
 
 #[test]
 fn rate_limit_from_its_manifest_holds_its_limit() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     for naming in NAMINGS {
         let rate_limit = Plugin::load("rate-limit");
         let (rule, allowed) = post_rule(&rate_limit.plugin_config(), &rate_limit.file);
@@ -425,6 +428,7 @@ fn rate_limit_from_its_manifest_holds_its_limit() {
 
 #[test]
 fn header_router_from_its_manifest_rewrites_and_assigns_variants() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     for naming in NAMINGS {
         let router = Plugin::load("header-router");
         let config = router.plugin_config();
@@ -463,6 +467,7 @@ fn header_router_from_its_manifest_rewrites_and_assigns_variants() {
 
 #[test]
 fn metrics_from_its_manifest_shows_up_in_prometheus() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     for naming in NAMINGS {
         let metrics = Plugin::load("metrics");
         let prefix = metrics.plugin_config()["prefix"]
@@ -529,6 +534,7 @@ fn serves_the_orders_api(envoy: &Envoy, allowed: u64) {
 
 #[test]
 fn all_four_run_in_the_order_istio_puts_them_and_metrics_sees_every_refusal() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     let mut plugins: Vec<Plugin> = FILTERS.iter().map(|f| Plugin::load(f)).collect();
     plugins.sort_by_key(Plugin::chain_position);
     let order: Vec<&str> = plugins.iter().map(|p| p.filter.as_str()).collect();
@@ -547,6 +553,7 @@ fn all_four_run_in_the_order_istio_puts_them_and_metrics_sees_every_refusal() {
 
 #[test]
 fn the_chain_manifest_is_the_four_manifests_in_one_plugin() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     let chain = Plugin::load("chain");
     let config = chain.plugin_config();
     // The same four configurations, under the chain's part names.
@@ -578,6 +585,7 @@ fn the_chain_manifest_is_the_four_manifests_in_one_plugin() {
 
 #[test]
 fn the_chain_from_its_manifest_serves_as_the_four_do() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     let chain = Plugin::load("chain");
     let (_, allowed) = post_rule(&chain.plugin_config()["rate_limit"], &chain.file);
     for naming in NAMINGS {
@@ -589,6 +597,7 @@ fn the_chain_from_its_manifest_serves_as_the_four_do() {
 
 #[test]
 fn a_refused_plugin_config_fails_every_request_whatever_the_fail_strategy() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     // A new sidecar whose first configuration the module refuses: Envoy
     // rejects the ECDS resource, so the filter has no configuration at all
     // and Envoy answers 500 (response flag NFCF) in its place, for every
@@ -620,6 +629,7 @@ fn a_refused_plugin_config_fails_every_request_whatever_the_fail_strategy() {
 
 #[test]
 fn the_istio_guide_lists_every_metric_label_in_extra_stat_tags() {
+    meshwasm_e2e::wasm_only!("Istio delivers WasmPlugins, Wasm modules only");
     let path = workspace_root().join("docs/istio.md");
     let guide = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     let lists: Vec<&str> = guide

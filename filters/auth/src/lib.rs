@@ -121,3 +121,6 @@ fn token_time(proxy: &dyn Proxy) -> u64 {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 meshwasm_core::export_filter!(Auth);
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "native"))]
+meshwasm_core::export_native_filter!(Auth);

@@ -141,6 +141,13 @@ impl Filter for MeshChain {
         )
     }
 
+    fn grpc_field(&self) -> Option<String> {
+        self.rate_limit
+            .as_ref()
+            .and_then(|r| r.grpc_field())
+            .map(|field| format!("rate_limit.{field}"))
+    }
+
     fn tick_period(&self) -> Option<Duration> {
         self.background()
             .into_iter()
@@ -164,6 +171,9 @@ impl Filter for MeshChain {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 meshwasm_core::export_filter!(MeshChain);
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "native"))]
+meshwasm_core::export_native_filter!(MeshChain);
 
 #[cfg(test)]
 mod tests {

@@ -83,3 +83,6 @@ impl Filter for HeaderRouter {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 meshwasm_core::export_filter!(HeaderRouter);
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "native"))]
+meshwasm_core::export_native_filter!(HeaderRouter);

@@ -87,6 +87,12 @@ impl Filter for Metrics {
                     .label("label_name", label),
             )
         });
+        let extra_names: Vec<&str> = config
+            .extra_labels
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        series::declare(&prefix, &extra_names, config.sizes);
         Ok(Self {
             route: CappedLabel::new(&prefix, "route", config.max_label_values),
             cluster: CappedLabel::new(&prefix, "cluster", config.max_label_values),
@@ -124,3 +130,6 @@ impl Filter for Metrics {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 meshwasm_core::export_filter!(Metrics);
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "native"))]
+meshwasm_core::export_native_filter!(Metrics);

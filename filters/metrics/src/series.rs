@@ -1,7 +1,7 @@
 //! Series: one set of label values, with the ids of its metrics, defined
 //! in Envoy once and then only looked up.
 
-use meshwasm_core::metrics::MetricName;
+use meshwasm_core::metrics::{self, MetricName};
 use meshwasm_core::{HostError, MetricKind, Proxy};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -33,6 +33,41 @@ pub struct SeriesIds {
     /// `<prefix>_request_bytes` and `<prefix>_response_bytes`, when
     /// sizes are recorded.
     pub sizes: Option<(u32, u32)>,
+}
+
+/// The labels every series has, before the extra ones.
+const LABELS: [&str; 6] = [
+    "method",
+    "code",
+    "code_class",
+    "route",
+    "cluster",
+    "consumer",
+];
+
+/// Declares the series' metric families (see [`metrics::declare`]):
+/// `<prefix>_requests_total`, `<prefix>_request_duration_milliseconds`
+/// and, with `sizes`, `<prefix>_request_bytes` and `<prefix>_response_bytes`,
+/// each labelled by [`LABELS`] and then the extra labels.
+pub fn declare(prefix: &str, extra_names: &[&str], sizes: bool) {
+    let labels: Vec<&str> = LABELS.iter().chain(extra_names).copied().collect();
+    metrics::declare(
+        MetricKind::Counter,
+        &format!("{prefix}_requests_total"),
+        &labels,
+    );
+    let histograms: &[&str] = if sizes {
+        &[
+            "request_duration_milliseconds",
+            "request_bytes",
+            "response_bytes",
+        ]
+    } else {
+        &["request_duration_milliseconds"]
+    };
+    for base in histograms {
+        metrics::declare(MetricKind::Histogram, &format!("{prefix}_{base}"), &labels);
+    }
 }
 
 /// The series this worker has defined, at most `max` of them.
@@ -117,18 +152,25 @@ impl SeriesCache {
         } else {
             key.code.to_string()
         };
+        let values = [
+            key.method,
+            &code,
+            crate::labels::code_class(key.code),
+            &key.route,
+            &key.cluster,
+            &key.consumer,
+        ];
         let name = |base: &str| {
-            let mut name = MetricName::new(&format!("{prefix}_{base}"))
-                .label("method", key.method)
-                .label("code", &code)
-                .label("code_class", crate::labels::code_class(key.code))
-                .label("route", &key.route)
-                .label("cluster", &key.cluster)
-                .label("consumer", &key.consumer);
-            for (label, value) in extra_names.iter().zip(&key.extras) {
-                name = name.label(label, value);
-            }
-            name
+            let name = LABELS
+                .iter()
+                .zip(values)
+                .fold(MetricName::new(&format!("{prefix}_{base}")), |n, (l, v)| {
+                    n.label(l, v)
+                });
+            extra_names
+                .iter()
+                .zip(&key.extras)
+                .fold(name, |n, (l, v)| n.label(l, v))
         };
         let ids = SeriesIds {
             requests: proxy.define_metric(MetricKind::Counter, name("requests_total").encoded())?,

@@ -139,6 +139,10 @@ impl Filter for RateLimit {
             .then_some(Duration::from_secs(1))
     }
 
+    fn grpc_field(&self) -> Option<String> {
+        self.service.as_ref().map(|_| "service".to_owned())
+    }
+
     fn on_tick(&self, proxy: &mut dyn Proxy) {
         let Some(now) = proxy.epoch_nanos() else {
             return;
@@ -151,3 +155,6 @@ impl Filter for RateLimit {
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 meshwasm_core::export_filter!(RateLimit);
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "native"))]
+meshwasm_core::export_native_filter!(RateLimit);

@@ -1,6 +1,7 @@
 //! Finding meshwasm configurations in the files users roll out: Istio
 //! `WasmPlugin` manifests and Envoy configs (bootstrap, listeners, ECDS
-//! resources), in YAML or JSON.
+//! resources), in YAML or JSON; in Envoy configs, both the Wasm filters
+//! and the native build's dynamic-module filters.
 
 use crate::module::Module;
 use serde::Deserialize;
@@ -8,6 +9,10 @@ use serde_json::Value;
 
 /// The `@type` of Envoy's Wasm HTTP filter configuration.
 const WASM_FILTER: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+/// The `@type` of Envoy's dynamic-module HTTP filter configuration (the
+/// native build, `docs/native.md`).
+const NATIVE_FILTER: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
 /// The `@type` Envoy wants a Wasm plugin's `configuration` in.
 const STRING_VALUE: &str = "type.googleapis.com/google.protobuf.StringValue";
 
@@ -20,6 +25,8 @@ pub struct Found {
     pub module: Module,
     /// The configuration as the module receives it (empty: none given).
     pub json: Vec<u8>,
+    /// Whether the native build reads it (a dynamic-module filter).
+    pub native: bool,
 }
 
 /// What a file holds: the configurations for our modules, and the problems
@@ -84,6 +91,7 @@ fn wasm_plugin(manifest: &Value, prefix: &str, findings: &mut Findings) {
         place,
         module,
         json,
+        native: false,
     });
 }
 
@@ -91,11 +99,18 @@ fn wasm_plugin(manifest: &Value, prefix: &str, findings: &mut Findings) {
 fn envoy(value: &Value, path: &mut String, findings: &mut Findings) {
     match value {
         Value::Object(object) => {
-            if object.get("@type").and_then(Value::as_str) == Some(WASM_FILTER) {
-                if let Some(plugin) = object.get("config") {
-                    wasm_filter(plugin, path, findings);
+            match object.get("@type").and_then(Value::as_str) {
+                Some(WASM_FILTER) => {
+                    if let Some(plugin) = object.get("config") {
+                        wasm_filter(plugin, path, findings);
+                    }
+                    return;
                 }
-                return;
+                Some(NATIVE_FILTER) => {
+                    native_filter(value, path, findings);
+                    return;
+                }
+                _ => {}
             }
             if let Some(discovery) = object.get("config_discovery") {
                 if discovers_wasm(discovery) {
@@ -126,12 +141,52 @@ fn envoy(value: &Value, path: &mut String, findings: &mut Findings) {
     }
 }
 
-/// Whether an extension config discovery entry can deliver a Wasm filter.
+/// Whether an extension config discovery entry can deliver a Wasm filter
+/// (or a native one).
 fn discovers_wasm(discovery: &Value) -> bool {
     discovery
         .get("type_urls")
         .and_then(Value::as_array)
-        .is_some_and(|urls| urls.iter().any(|u| u.as_str() == Some(WASM_FILTER)))
+        .is_some_and(|urls| {
+            urls.iter()
+                .any(|u| matches!(u.as_str(), Some(WASM_FILTER | NATIVE_FILTER)))
+        })
+}
+
+/// One dynamic-module filter: ours if its module is `meshwasm_<name>`
+/// (`libmeshwasm_<name>.so`), its configuration in `filter_config`.
+fn native_filter(filter: &Value, path: &str, findings: &mut Findings) {
+    let Some(module) = filter
+        .pointer("/dynamic_module_config/name")
+        .and_then(Value::as_str)
+        .and_then(Module::from_reference)
+    else {
+        return;
+    };
+    let place = match filter.get("filter_name").and_then(Value::as_str) {
+        Some(name) => format!("{path} ({name})"),
+        None => path.to_owned(),
+    };
+    let json = match filter.get("filter_config") {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(any) => match (any.get("@type").and_then(Value::as_str), any.get("value")) {
+            (Some(STRING_VALUE), Some(Value::String(json))) => Some(json.clone().into_bytes()),
+            (Some(STRING_VALUE), None) => Some(Vec::new()),
+            _ => None,
+        },
+    };
+    match json {
+        Some(json) => findings.found.push(Found {
+            place,
+            module,
+            json,
+            native: true,
+        }),
+        None => findings.unreadable.push((
+            place,
+            format!("`filter_config` must be a {STRING_VALUE} holding the JSON"),
+        )),
+    }
 }
 
 /// One Wasm filter's `PluginConfig`: ours if its code is `meshwasm_<name>.wasm`.
@@ -153,17 +208,20 @@ fn wasm_filter(plugin: &Value, path: &str, findings: &mut Findings) {
             place,
             module,
             json: Vec::new(),
+            native: false,
         }),
         Some(any) => match (any.get("@type").and_then(Value::as_str), any.get("value")) {
             (Some(STRING_VALUE), Some(Value::String(json))) => findings.found.push(Found {
                 place,
                 module,
                 json: json.clone().into_bytes(),
+                native: false,
             }),
             (Some(STRING_VALUE), None) => findings.found.push(Found {
                 place,
                 module,
                 json: Vec::new(),
+                native: false,
             }),
             _ => findings.unreadable.push((
                 place,
@@ -214,10 +272,41 @@ static_resources:
                 place: "$.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config (chain)".into(),
                 module: Module::Chain,
                 json: br#"{"metrics": {}}"#.to_vec(),
+                native: false,
             }]
         );
         assert_eq!(findings.unreadable.len(), 1);
         assert!(findings.unreadable[0].1.contains("StringValue"));
+    }
+
+    #[test]
+    fn finds_the_native_builds_filters() {
+        let text = r#"
+http_filters:
+  - name: ours
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+      dynamic_module_config: { name: meshwasm_rate_limit, do_not_close: true }
+      filter_name: meshwasm
+      filter_config:
+        "@type": type.googleapis.com/google.protobuf.StringValue
+        value: '{"rules": []}'
+  - name: theirs
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter
+      dynamic_module_config: { name: other }
+      filter_name: x
+"#;
+        let findings = in_text(text).unwrap();
+        assert_eq!(
+            findings.found,
+            vec![Found {
+                place: "$.http_filters[0].typed_config (meshwasm)".into(),
+                module: Module::RateLimit,
+                json: br#"{"rules": []}"#.to_vec(),
+                native: true,
+            }]
+        );
     }
 
     #[test]

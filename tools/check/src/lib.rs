@@ -107,6 +107,19 @@ pub fn check_config(module: Module, json: &[u8]) -> Checked {
     }
 }
 
+/// Checks one module's JSON configuration, as the module's native build
+/// would (see [`Module::check_native`]).
+pub fn check_native_config(module: Module, json: &[u8]) -> Checked {
+    Checked {
+        place: String::new(),
+        module: Some(module),
+        outcome: match module.check_native(json) {
+            Ok(()) => Outcome::Configured,
+            Err(err) => Outcome::Refused(err),
+        },
+    }
+}
+
 /// Checks every meshwasm configuration in a file of WasmPlugin manifests
 /// or Envoy configs (YAML or JSON, one document or several).
 pub fn check_manifests(text: &str) -> Result<Vec<Checked>, FileError> {
@@ -115,9 +128,16 @@ pub fn check_manifests(text: &str) -> Result<Vec<Checked>, FileError> {
     {
         return Err(FileError::NothingFound);
     }
-    let checked = findings.found.into_iter().map(|found| Checked {
-        place: found.place,
-        ..check_config(found.module, &found.json)
+    let checked = findings.found.into_iter().map(|found| {
+        let checked = if found.native {
+            check_native_config(found.module, &found.json)
+        } else {
+            check_config(found.module, &found.json)
+        };
+        Checked {
+            place: found.place,
+            ..checked
+        }
     });
     let unreadable = findings.unreadable.into_iter().map(|(place, why)| Checked {
         place,
@@ -155,6 +175,21 @@ mod tests {
     fn an_empty_configuration_is_the_modules_defaults() {
         assert!(check_config(Module::Metrics, b"").is_ok());
         assert!(check_config(Module::Chain, b"{}").is_ok());
+    }
+
+    #[test]
+    fn the_native_build_refuses_what_it_cannot_do() {
+        let service = br#"{"service": {"cluster": "rls", "domain": "d"},
+            "rules": [{"name": "a", "global": {"descriptor": [{"key": "k", "value": "v"}]}}]}"#;
+        assert!(check_config(Module::RateLimit, service).is_ok());
+        let checked = check_native_config(Module::RateLimit, service);
+        assert!(
+            checked
+                .to_string()
+                .contains("field `service`: the native build cannot call gRPC services"),
+            "{checked}"
+        );
+        assert!(check_native_config(Module::Chain, b"{}").is_ok());
     }
 
     #[test]

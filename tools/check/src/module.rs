@@ -52,6 +52,23 @@ impl Module {
         }
     }
 
+    /// Checks a configuration as the module's native build does (see
+    /// `docs/native.md`): as [`Module::check`], and refused as well when it
+    /// needs what Envoy's dynamic-module ABI lacks (gRPC calls).
+    pub fn check_native(self, json: &[u8]) -> Result<(), ConfigError> {
+        fn native<F: Filter>(json: &[u8]) -> Result<(), ConfigError> {
+            let filter = F::configure(json)?;
+            meshwasm_core::filter::native_refusal(&filter).map_or(Ok(()), Err)
+        }
+        match self {
+            Module::Auth => native::<meshwasm_auth::Auth>(json),
+            Module::RateLimit => native::<meshwasm_rate_limit::RateLimit>(json),
+            Module::HeaderRouter => native::<meshwasm_header_router::HeaderRouter>(json),
+            Module::Metrics => native::<meshwasm_metrics::Metrics>(json),
+            Module::Chain => native::<meshwasm_chain::MeshChain>(json),
+        }
+    }
+
     /// The JSON Schema of the module's configuration, from its Rust types.
     pub fn schema(self) -> schemars::Schema {
         match self {

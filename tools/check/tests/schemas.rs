@@ -36,6 +36,7 @@ fn every_shipped_configuration_passes_its_schema() {
         "envoy-config",
         "envoy-config/ecds/filters",
         "envoy-config/istio",
+        "envoy-config/native",
     ] {
         for path in yaml_files(dir) {
             let text = std::fs::read_to_string(&path).unwrap();

@@ -1,0 +1,78 @@
+//! A meshwasm filter for testing the native build, never deployed.
+//!
+//! Its stage does nothing, so in Envoy it costs what the native adapter
+//! costs around any filter (`tools/bench.py` measures it as the
+//! `empty-dm` row). A request with `x-panic: request`, `response` or
+//! `log` makes it panic in that phase: the e2e tests
+//! (`tests/tests/native.rs`) check that the adapter catches the panic at
+//! Envoy's boundary, answers 500 while the request is still on its way, and
+//! that Envoy and later requests are unharmed.
+//!
+//! Filter code never panics (the workspace lints deny it); this crate
+//! panics on purpose.
+
+use meshwasm_core::request::Request;
+use meshwasm_core::{ConfigError, Filter, Flow, Stage, Validate};
+use serde::Deserialize;
+use std::rc::Rc;
+
+/// The probe: nothing to configure (`{}`).
+#[derive(Debug)]
+pub struct Probe;
+
+/// The probe's configuration: empty.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {}
+
+impl Validate for ProbeConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+/// The probe's stage.
+#[derive(Debug)]
+pub struct ProbeStage;
+
+impl ProbeStage {
+    /// Panics if the request asks for a panic in `phase`.
+    #[allow(clippy::panic)] // The point of this filter.
+    fn maybe_panic(request: &Request<'_>, phase: &str) {
+        if matches!(request.header("x-panic"), Ok(Some(asked)) if asked == phase.as_bytes()) {
+            panic!("meshwasm probe: asked to panic in {phase}");
+        }
+    }
+}
+
+impl Stage for ProbeStage {
+    fn on_request_headers(&mut self, request: &mut Request<'_>) -> Flow {
+        Self::maybe_panic(request, "request");
+        Flow::Continue
+    }
+
+    fn on_response_headers(&mut self, request: &mut Request<'_>) {
+        Self::maybe_panic(request, "response");
+    }
+
+    fn on_log(&mut self, request: &mut Request<'_>) {
+        Self::maybe_panic(request, "log");
+    }
+}
+
+impl Filter for Probe {
+    const NAME: &'static str = "probe";
+    type Config = ProbeConfig;
+    type Stage = ProbeStage;
+
+    fn new(_config: ProbeConfig) -> Result<Self, ConfigError> {
+        Ok(Self)
+    }
+
+    fn stage(self: &Rc<Self>) -> ProbeStage {
+        ProbeStage
+    }
+}
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "native"))]
+meshwasm_core::export_native_filter!(Probe);
