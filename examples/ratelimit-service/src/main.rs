@@ -102,10 +102,13 @@ fn redacted(url: &str) -> String {
 fn main() -> ExitCode {
     // One line per panic, like every other log line (limitador panics on a
     // condition it cannot evaluate; the request gets INTERNAL).
-    std::panic::set_hook(Box::new(|info| log(&format!("panic: {info}"))));
+    std::panic::set_hook(Box::new(|info| {
+        log(&format!("panic: {}", info.to_string().replace('\n', " ")));
+    }));
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Command::Help) => {
-            println!("{USAGE}");
+            // `--help | head` closes stdout early: not an error.
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
             return ExitCode::SUCCESS;
         }
         Ok(Command::Run(config)) => config,
@@ -122,6 +125,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let redis = match redis::Client::open(config.redis.as_str()) {
+        Ok(client) => client,
+        Err(e) => {
+            log(&format!(
+                "--redis: `{}` is not a Redis URL: {e}",
+                redacted(&config.redis)
+            ));
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,7 +145,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config, limits)) {
+    match runtime.block_on(run(config, redis, limits)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log(&e);
@@ -141,8 +154,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config, limits: limits::Limits) -> Result<(), String> {
-    let storage = connect(&config.redis).await?;
+async fn run(config: Config, redis: redis::Client, limits: limits::Limits) -> Result<(), String> {
+    let storage = connect(redis, &config.redis).await;
     let limiter = AsyncRateLimiter::new_with_storage(Box::new(storage));
     let count = limits.limits.len();
     for limit in limits.limits {
@@ -181,10 +194,9 @@ async fn run(config: Config, limits: limits::Limits) -> Result<(), String> {
 
 /// Redis with short timeouts, so that a check fails fast while it is down;
 /// the connection manager reconnects on the next check after a failure.
-/// At startup, waits for Redis (a refused connection is retried every second).
-async fn connect(url: &str) -> Result<AsyncRedisStorage, String> {
-    let client = redis::Client::open(url)
-        .map_err(|e| format!("--redis: `{}` is not a Redis URL: {e}", redacted(url)))?;
+/// At startup, waits for Redis: any error is retried every second (and logged
+/// every 30 tries): the service may start before its Redis.
+async fn connect(client: redis::Client, url: &str) -> AsyncRedisStorage {
     let manager_config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(service::STORAGE_TIMEOUT)
         .set_response_timeout(service::STORAGE_TIMEOUT)
@@ -205,10 +217,10 @@ async fn connect(url: &str) -> Result<AsyncRedisStorage, String> {
                 if attempts > 0 {
                     log("connected to Redis");
                 }
-                return Ok(storage);
+                return storage;
             }
             Err(e) => {
-                if attempts % 30 == 0 {
+                if attempts.is_multiple_of(30) {
                     log(&format!(
                         "cannot reach Redis at {}: {e}; retrying every second",
                         redacted(url)

@@ -146,13 +146,16 @@ impl RateLimitService for RateLimiter {
         // evaluation fails (Limit::applies unwraps it); that is an INTERNAL
         // answer to this request, not a dropped connection.
         let check = tokio::spawn(async move {
-            let _one_at_a_time = state.lock.lock().await;
-            let mut ctx = Context::default();
-            ctx.list_binding("descriptors".to_string(), descriptors);
-            let checked = tokio::time::timeout(
-                STORAGE_TIMEOUT,
-                limiter.check_rate_limited_and_update(&namespace, &ctx, delta),
-            )
+            // The wait for the namespace's turn counts: under a load Redis
+            // cannot keep up with, checks fail fast instead of queueing.
+            let checked = tokio::time::timeout(STORAGE_TIMEOUT, async {
+                let _one_at_a_time = state.lock.lock().await;
+                let mut ctx = Context::default();
+                ctx.list_binding("descriptors".to_string(), descriptors);
+                limiter
+                    .check_rate_limited_and_update(&namespace, &ctx, delta)
+                    .await
+            })
             .await;
             // limitador's errors are not Send: keep their text.
             match checked {
@@ -170,7 +173,10 @@ impl RateLimitService for RateLimiter {
 
         match check.await {
             Ok(Ok(result)) => {
-                self.storage_worked();
+                if !result.counters.is_empty() {
+                    // It went to Redis.
+                    self.storage_worked();
+                }
                 Ok(Response::new(answer(Some(&result), count, delta)))
             }
             Ok(Err(Failure::Storage(e))) => Err(self.storage_failed(&e)),

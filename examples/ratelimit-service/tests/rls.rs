@@ -5,6 +5,14 @@
 //! loopback port, nothing saved) and its own service. Without redis-server
 //! the tests fail, saying so: they are never skipped.
 
+// The helpers are test code too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
 use envoy_types::pb::envoy::extensions::common::ratelimit::v3::RateLimitDescriptor;
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{rate_limit::Unit, Code};
@@ -79,6 +87,17 @@ impl Redis {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// SIGSTOP (`true`) or SIGCONT: a Redis that hangs, then resumes.
+    fn pause(&self, paused: bool) {
+        let pid = self.child.as_ref().unwrap().id().unwrap();
+        let signal = if paused { "-STOP" } else { "-CONT" };
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     async fn stop(&mut self) {
@@ -474,6 +493,49 @@ async fn redis_down_is_unavailable_and_back_is_working() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_hung_redis_is_unavailable_within_a_second_or_so() {
+    let redis = Redis::start().await;
+    let service = Service::start(&redis, PER_TENANT_5).await;
+    let mut client = service.client().await;
+    check(&mut client, &tenant("a")).await;
+
+    redis.pause(true);
+    // Concurrent checks of one domain do not queue behind the hung one.
+    let started = Instant::now();
+    let checks: Vec<_> = (0..5)
+        .map(|_| {
+            let mut client = client.clone();
+            tokio::spawn(async move { client.should_rate_limit(tenant("a")).await })
+        })
+        .collect();
+    for check in checks {
+        let e = check.await.unwrap().unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    redis.pause(false);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match client.should_rate_limit(tenant("a")).await {
+            Ok(r) => {
+                assert_eq!(r.into_inner().overall_code, i32::from(Code::Ok));
+                break;
+            }
+            Err(e) => {
+                assert_eq!(e.code(), tonic::Code::Unavailable, "{e:?}");
+                assert!(Instant::now() < deadline, "still {e:?} 15 s after SIGCONT");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn waits_for_redis_before_listening() {
     let mut redis = Redis::start().await;
     redis.stop().await;
@@ -510,6 +572,15 @@ fn help_and_bad_arguments() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--redis is required"));
+
+    let limits = TempFile::new("limits.yaml", "[]");
+    let out = std::process::Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--redis", "http://x", "--limits"])
+        .arg(&limits.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Redis URL"));
 }
 
 #[test]
