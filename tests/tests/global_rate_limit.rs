@@ -8,6 +8,9 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Barrier;
 
+/// Why these tests skip themselves under the native build.
+const NO_GRPC: &str = "the native build has no gRPC calls: a rate-limit `service` is refused there";
+
 /// A limits file (Limitador's format): `max_value` requests per minute per
 /// `tenant`, for the domain `meshwasm`.
 fn limits(max_value: u32) -> PathBuf {
@@ -56,7 +59,7 @@ fn calls(envoy: &Envoy, outcome: &str) -> f64 {
 
 #[test]
 fn two_envoys_share_one_limit_exactly() {
-    meshwasm_e2e::wasm_only!("the native build has no gRPC calls: a rate-limit `service` is refused there");
+    meshwasm_e2e::wasm_only!(NO_GRPC);
     let redis = Redis::start().unwrap();
     let service = RateLimitService::start(&redis, &limits(50)).unwrap();
     let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
@@ -113,7 +116,7 @@ fn two_envoys_share_one_limit_exactly() {
 
 #[test]
 fn over_the_limit_answers_as_a_local_limit_does() {
-    meshwasm_e2e::wasm_only!("the native build has no gRPC calls: a rate-limit `service` is refused there");
+    meshwasm_e2e::wasm_only!(NO_GRPC);
     let redis = Redis::start().unwrap();
     let service = RateLimitService::start(&redis, &limits(2)).unwrap();
     let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
@@ -149,7 +152,7 @@ fn over_the_limit_answers_as_a_local_limit_does() {
 
 #[test]
 fn a_stopped_service_gives_the_configured_failure_mode() {
-    meshwasm_e2e::wasm_only!("the native build has no gRPC calls: a rate-limit `service` is refused there");
+    meshwasm_e2e::wasm_only!(NO_GRPC);
     let redis = Redis::start().unwrap();
     let mut service = RateLimitService::start(&redis, &limits(100)).unwrap();
     let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
@@ -184,7 +187,7 @@ fn a_stopped_service_gives_the_configured_failure_mode() {
 
 #[test]
 fn a_redis_restart_forgets_the_current_window_and_no_more() {
-    meshwasm_e2e::wasm_only!("the native build has no gRPC calls: a rate-limit `service` is refused there");
+    meshwasm_e2e::wasm_only!(NO_GRPC);
     let mut redis = Redis::start().unwrap();
     let service = RateLimitService::start(&redis, &limits(5)).unwrap();
     let backend = Echo::start("backend", "127.0.0.1:0").unwrap();
