@@ -871,7 +871,11 @@ class RateLimitService:
     the rows with a global rule; a context manager that stops both."""
 
     port = 0
-    BINARY = ROOT / "target/release/meshwasm-ratelimit-service"  # `make bench` builds it
+    # `make bench` builds the release one; MESHWASM_RATELIMIT_SERVICE names
+    # another (a debug build answers slower: it moves latency, not Envoy's CPU).
+    BINARY = Path(
+        os.environ.get("MESHWASM_RATELIMIT_SERVICE", ROOT / "target/release/meshwasm-ratelimit-service")
+    )
 
     def __enter__(self) -> "RateLimitService":
         self.dir = WORK_DIR / "ratelimit-service"
