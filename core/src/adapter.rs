@@ -7,7 +7,7 @@
 
 use crate::config::{ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
-use crate::request::{Headers, ReadPlan, Request};
+use crate::request::{Headers, Plans, Request};
 use crate::stage::{
     CallResponse, Flow, GrpcCall, GrpcResponse, HeaderMap, Host, HostError, LocalResponse,
     MetricKind, OutboundCall, Proxy, Shared, Stage, Written, MAX_CALL_BODY_BYTES,
@@ -51,15 +51,6 @@ macro_rules! export_filter {
 struct Root<F> {
     filter: Option<Rc<F>>,
     plans: Rc<Plans>,
-}
-
-/// A [`ReadPlan`] per kind of callback.
-#[derive(Debug, Default)]
-struct Plans {
-    request_headers: ReadPlan,
-    call_response: ReadPlan,
-    response_headers: ReadPlan,
-    log: ReadPlan,
 }
 
 impl<F: Filter> Root<F> {

@@ -49,7 +49,7 @@ mod shared;
 
 use crate::config::{ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
-use crate::request::{Headers, ReadPlan, Request};
+use crate::request::{Headers, Plans, Request};
 use crate::stage::{
     CallResponse, Flow, GrpcCall, HeaderMap, Host, HostError, LocalResponse, MetricKind,
     OutboundCall, Proxy, Shared, Stage, Written, MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
@@ -200,15 +200,6 @@ struct Worker<F> {
     next_tick: Cell<Option<Instant>>,
     /// The last token handed out for a call.
     tokens: Cell<u32>,
-}
-
-/// A [`ReadPlan`] per kind of callback.
-#[derive(Debug, Default)]
-struct Plans {
-    request_headers: ReadPlan,
-    call_response: ReadPlan,
-    response_headers: ReadPlan,
-    log: ReadPlan,
 }
 
 /// A worker's filter for one configuration: the configuration's id, its

@@ -305,6 +305,16 @@ impl Proxy for Request<'_> {
     }
 }
 
+/// A [`ReadPlan`] per kind of callback, kept by an adapter per filter.
+#[cfg(any(target_arch = "wasm32", feature = "native"))]
+#[derive(Debug, Default)]
+pub(crate) struct Plans {
+    pub(crate) request_headers: ReadPlan,
+    pub(crate) call_response: ReadPlan,
+    pub(crate) response_headers: ReadPlan,
+    pub(crate) log: ReadPlan,
+}
+
 #[cfg(test)]
 mod props;
 #[cfg(test)]
