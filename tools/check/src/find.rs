@@ -156,36 +156,13 @@ fn discovers_wasm(discovery: &Value) -> bool {
 /// One dynamic-module filter: ours if its module is `meshwasm_<name>`
 /// (`libmeshwasm_<name>.so`), its configuration in `filter_config`.
 fn native_filter(filter: &Value, path: &str, findings: &mut Findings) {
-    let Some(module) = filter
+    let module = filter
         .pointer("/dynamic_module_config/name")
         .and_then(Value::as_str)
-        .and_then(Module::from_reference)
-    else {
-        return;
-    };
-    let place = match filter.get("filter_name").and_then(Value::as_str) {
-        Some(name) => format!("{path} ({name})"),
-        None => path.to_owned(),
-    };
-    let json = match filter.get("filter_config") {
-        None | Some(Value::Null) => Some(Vec::new()),
-        Some(any) => match (any.get("@type").and_then(Value::as_str), any.get("value")) {
-            (Some(STRING_VALUE), Some(Value::String(json))) => Some(json.clone().into_bytes()),
-            (Some(STRING_VALUE), None) => Some(Vec::new()),
-            _ => None,
-        },
-    };
-    match json {
-        Some(json) => findings.found.push(Found {
-            place,
-            module,
-            json,
-            native: true,
-        }),
-        None => findings.unreadable.push((
-            place,
-            format!("`filter_config` must be a {STRING_VALUE} holding the JSON"),
-        )),
+        .and_then(Module::from_reference);
+    if let Some(module) = module {
+        let name = filter.get("filter_name").and_then(Value::as_str);
+        record(findings, path, name, module, true, filter, "filter_config");
     }
 }
 
@@ -196,37 +173,51 @@ fn wasm_filter(plugin: &Value, path: &str, findings: &mut Findings) {
         .and_then(|c| c.pointer("/local/filename"))
         .or_else(|| code.and_then(|c| c.pointer("/remote/http_uri/uri")))
         .and_then(Value::as_str);
-    let Some(module) = reference.and_then(Module::from_reference) else {
-        return;
-    };
-    let place = match plugin.get("name").and_then(Value::as_str) {
+    if let Some(module) = reference.and_then(Module::from_reference) {
+        let name = plugin.get("name").and_then(Value::as_str);
+        record(findings, path, name, module, false, plugin, "configuration");
+    }
+}
+
+/// Records one of our filters, `name` at `path`, with the configuration
+/// in `filter`'s `field`: found, or unreadable when it is not a
+/// `StringValue`.
+fn record(
+    findings: &mut Findings,
+    path: &str,
+    name: Option<&str>,
+    module: Module,
+    native: bool,
+    filter: &Value,
+    field: &str,
+) {
+    let place = match name {
         Some(name) => format!("{path} ({name})"),
         None => path.to_owned(),
     };
-    match plugin.get("configuration") {
-        None | Some(Value::Null) => findings.found.push(Found {
+    match string_value(filter.get(field)) {
+        Some(json) => findings.found.push(Found {
             place,
             module,
-            json: Vec::new(),
-            native: false,
+            json,
+            native,
         }),
+        None => findings.unreadable.push((
+            place,
+            format!("`{field}` must be a {STRING_VALUE} holding the JSON"),
+        )),
+    }
+}
+
+/// The JSON an Envoy `Any` holds as a `StringValue`: empty when absent (no
+/// configuration given), `None` when it is of another type.
+fn string_value(any: Option<&Value>) -> Option<Vec<u8>> {
+    match any {
+        None | Some(Value::Null) => Some(Vec::new()),
         Some(any) => match (any.get("@type").and_then(Value::as_str), any.get("value")) {
-            (Some(STRING_VALUE), Some(Value::String(json))) => findings.found.push(Found {
-                place,
-                module,
-                json: json.clone().into_bytes(),
-                native: false,
-            }),
-            (Some(STRING_VALUE), None) => findings.found.push(Found {
-                place,
-                module,
-                json: Vec::new(),
-                native: false,
-            }),
-            _ => findings.unreadable.push((
-                place,
-                format!("`configuration` must be a {STRING_VALUE} holding the JSON"),
-            )),
+            (Some(STRING_VALUE), Some(Value::String(json))) => Some(json.clone().into_bytes()),
+            (Some(STRING_VALUE), None) => Some(Vec::new()),
+            _ => None,
         },
     }
 }
