@@ -5,6 +5,7 @@
 
 use crate::config::{DescriptorEntry, FailureMode, GlobalLimit, KeyPart, ServiceConfig};
 use crate::headers::Quota;
+use crate::key;
 use crate::rls::{self, Code, RateLimitResponse, Unit};
 use meshwasm_core::metrics::CounterFamily;
 use meshwasm_core::request::Request;
@@ -134,7 +135,7 @@ impl Descriptor {
         for (key, source) in &self.entries {
             let value = match source {
                 Source::Constant(value) => value.clone(),
-                Source::Request(part) => text(part_value(part, request, trusted_hops)?),
+                Source::Request(part) => key::with_value(part, request, trusted_hops, text)?,
             };
             entries.push(rls::Entry {
                 key: key.clone(),
@@ -145,29 +146,10 @@ impl Descriptor {
     }
 }
 
-/// The bytes a request part has, `None` when absent.
-fn part_value(
-    part: &KeyPart,
-    request: &Request<'_>,
-    trusted_hops: u32,
-) -> Result<Option<Vec<u8>>, HostError> {
-    Ok(match part {
-        KeyPart::ClientAddress => request
-            .client_address(trusted_hops)?
-            .map(|c| c.as_bytes().to_vec()),
-        KeyPart::Path => request
-            .header(":path")?
-            .map(|p| p.split(|b| *b == b'?').next().unwrap_or_default().to_vec()),
-        KeyPart::Method => request.header(":method")?.map(<[u8]>::to_vec),
-        KeyPart::Header(name) => request.header(name.as_str())?.map(<[u8]>::to_vec),
-    })
-}
-
 /// A value as the protocol carries it: text, never empty.
-fn text(value: Option<Vec<u8>>) -> String {
+fn text(value: Option<&[u8]>) -> String {
     match value {
-        Some(bytes) if !bytes.is_empty() => String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Some(bytes) if !bytes.is_empty() => String::from_utf8_lossy(bytes).into_owned(),
         _ => ABSENT.to_owned(),
     }
 }

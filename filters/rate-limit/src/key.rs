@@ -22,26 +22,40 @@ pub fn digest(
 ) -> Result<KeyDigest, HostError> {
     let mut hash = Sha256::new();
     for part in parts {
-        let client;
-        let value: &[u8] = match part {
-            KeyPart::ClientAddress => {
-                client = request.client_address(trusted_hops)?;
-                client.as_deref().map_or(&[], |c| c.as_bytes())
-            }
-            KeyPart::Path => {
-                let path = request.header(":path")?.unwrap_or_default();
-                path.split(|b| *b == b'?').next().unwrap_or_default()
-            }
-            KeyPart::Method => request.header(":method")?.unwrap_or_default(),
-            KeyPart::Header(name) => request.header(name.as_str())?.unwrap_or_default(),
-        };
-        hash.update((value.len() as u64).to_le_bytes());
-        hash.update(value);
+        with_value(part, request, trusted_hops, |value| {
+            let value = value.unwrap_or_default();
+            hash.update((value.len() as u64).to_le_bytes());
+            hash.update(value);
+        })?;
     }
     let full: [u8; 32] = hash.finalize().into();
     let mut key = [0u8; 16];
     key.copy_from_slice(full.get(..16).unwrap_or(&[0; 16]));
     Ok(key)
+}
+
+/// Hands `use_value` the bytes the request has for one key part (the path
+/// without its query), or `None` when it has none (no such header, no
+/// client address). Local keys and global descriptors read parts alike.
+pub fn with_value<T>(
+    part: &KeyPart,
+    request: &Request<'_>,
+    trusted_hops: u32,
+    use_value: impl FnOnce(Option<&[u8]>) -> T,
+) -> Result<T, HostError> {
+    Ok(match part {
+        KeyPart::ClientAddress => {
+            let client = request.client_address(trusted_hops)?;
+            use_value(client.as_deref().map(|c| c.as_bytes()))
+        }
+        KeyPart::Path => use_value(
+            request
+                .header(":path")?
+                .map(|p| p.split(|b| *b == b'?').next().unwrap_or_default()),
+        ),
+        KeyPart::Method => use_value(request.header(":method")?),
+        KeyPart::Header(name) => use_value(request.header(name.as_str())?),
+    })
 }
 
 #[cfg(test)]
