@@ -227,7 +227,7 @@ impl<F: Filter> Worker<F> {
             workers.retain(|(_, alive, _)| alive.strong_count() > 0);
             let worker = Rc::new(Self {
                 filter: RefCell::new(None),
-                plans: Plans::default(),
+                plans: Plans::one_by_one(),
                 series: WorkerSeries::default(),
                 next_tick: Cell::new(None),
                 tokens: Cell::new(0),

@@ -2,9 +2,13 @@
 //! by all the stages of a chain, that reads from the proxy lazily and
 //! remembers what it read.
 //!
-//! Reads cost host calls, so the view makes as few as it can: the first
-//! request header read is fetched alone; from the second on, the whole map
-//! is read once and answered from memory. Writes go through the view too,
+//! Reads cost host calls, so the view makes as few as it can. How it reads
+//! request headers depends on what a read costs the adapter (its
+//! [`ReadPlan`]): in Wasm every host call crosses the sandbox, so the first
+//! header is fetched alone and from the second on the whole map is read once
+//! and answered from memory; natively a single read is a lookup while the
+//! map is a copy of every header, so headers are read one by one (up to
+//! [`SINGLE_READS`] of them, then the map). Writes go through the view too,
 //! so a later stage sees what an earlier one changed.
 //!
 //! Values are bytes, read whole up to Envoy's own header limits: a value
@@ -31,15 +35,45 @@ use std::time::SystemTime;
 /// in the proxy's order.
 pub type Headers = Vec<(String, Vec<u8>)>;
 
-/// What a filter learned about its header reads in one kind of callback:
-/// whether they needed more than one header. The adapter keeps one per
-/// filter and callback kind, so once a request needed the whole map, later
-/// ones read it at once instead of one header first (one host call, not
-/// two).
-#[derive(Debug, Default)]
+/// The most request headers a view reads one by one before it reads the
+/// whole map instead.
+pub const SINGLE_READS: usize = 8;
+
+/// How a view reads request headers in one kind of callback, and what it
+/// learned there. The adapter keeps one per filter and callback kind.
+///
+/// The default (Wasm's) reads one header alone, then the whole map; once a
+/// request needed the whole map, later ones read it at once instead of one
+/// header first (one host call, not two). [`ReadPlan::one_by_one`] (native)
+/// reads up to [`SINGLE_READS`] headers alone.
+#[derive(Debug)]
 pub struct ReadPlan {
     whole_map: Cell<bool>,
+    singles: usize,
 }
+
+impl Default for ReadPlan {
+    fn default() -> Self {
+        Self {
+            whole_map: Cell::new(false),
+            singles: 1,
+        }
+    }
+}
+
+impl ReadPlan {
+    /// A plan for an adapter whose single header reads are cheap: headers
+    /// are read one by one, the map only past [`SINGLE_READS`] of them.
+    pub fn one_by_one() -> Self {
+        Self {
+            whole_map: Cell::new(false),
+            singles: SINGLE_READS,
+        }
+    }
+}
+
+/// A header read alone: its lowercase name and first value.
+type Single = (String, Option<Vec<u8>>);
 
 /// One callback's view of the request: its headers, the client address,
 /// and the proxy behind it (as a [`Proxy`]).
@@ -48,8 +82,8 @@ pub struct Request<'h> {
     plan: Option<&'h ReadPlan>,
     /// The proxy's clock, read once per callback.
     now: OnceCell<SystemTime>,
-    /// The first request header read, fetched alone: its name and value.
-    first: OnceCell<(String, Option<Vec<u8>>)>,
+    /// The request headers read alone, in the order they were read.
+    singles: [OnceCell<Single>; SINGLE_READS],
     /// The whole request header map, read at the second header.
     map: OnceCell<Headers>,
     /// The client address, and the trusted hops it was found with.
@@ -59,7 +93,7 @@ pub struct Request<'h> {
 impl std::fmt::Debug for Request<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")
-            .field("first", &self.first)
+            .field("singles", &self.singles)
             .field("map", &self.map)
             .finish_non_exhaustive()
     }
@@ -83,7 +117,7 @@ impl<'h> Request<'h> {
             host,
             plan,
             now: OnceCell::new(),
-            first: OnceCell::new(),
+            singles: Default::default(),
             map: OnceCell::new(),
             client: OnceCell::new(),
         }
@@ -94,18 +128,28 @@ impl<'h> Request<'h> {
         if let Some(map) = self.map.get() {
             return Ok(find(map, name));
         }
-        let whole_map = self.plan.is_some_and(|p| p.whole_map.get());
-        match self.first.get() {
-            Some((first, value)) if first.eq_ignore_ascii_case(name) => Ok(value.as_deref()),
-            Some(_) => self.read_map(name),
-            None if whole_map => self.read_map(name),
-            None => {
+        let mut read = 0;
+        for slot in &self.singles {
+            match slot.get() {
+                Some((single, value)) if single.eq_ignore_ascii_case(name) => {
+                    return Ok(value.as_deref())
+                }
+                Some(_) => read += 1,
+                None => break,
+            }
+        }
+        let singles = match self.plan {
+            None => 1,
+            Some(plan) if plan.whole_map.get() => 0,
+            Some(plan) => plan.singles,
+        };
+        match self.singles.get(read) {
+            Some(slot) if read < singles => {
                 let value = self.host.header(HeaderMap::Request, name)?;
-                let (_, value) = self
-                    .first
-                    .get_or_init(|| (name.to_ascii_lowercase(), value));
+                let (_, value) = slot.get_or_init(|| (name.to_ascii_lowercase(), value));
                 Ok(value.as_deref())
             }
+            _ => self.read_map(name),
         }
     }
 
@@ -117,10 +161,11 @@ impl<'h> Request<'h> {
 
     /// Whether the view knows the request has no header `name`.
     fn known_absent(&self, name: &str) -> bool {
-        match (self.map.get(), self.first.get()) {
-            (Some(map), _) => find(map, name).is_none(),
-            (None, Some((first, value))) => first.eq_ignore_ascii_case(name) && value.is_none(),
-            (None, None) => false,
+        match self.map.get() {
+            Some(map) => find(map, name).is_none(),
+            None => self.singles.iter().map_while(OnceCell::get).any(|(single, value)| {
+                single.eq_ignore_ascii_case(name) && value.is_none()
+            }),
         }
     }
 
@@ -219,12 +264,15 @@ impl<'h> Request<'h> {
             change(&mut values);
             let name = name.to_ascii_lowercase();
             headers.extend(values.into_iter().map(|v| (name.clone(), v)));
-        } else if let Some((first, value)) = self.first.get_mut() {
-            if first.eq_ignore_ascii_case(name) {
-                let mut values: Vec<Vec<u8>> = value.take().into_iter().collect();
-                change(&mut values);
-                *value = values.into_iter().next();
-            }
+        } else if let Some((_, value)) = self
+            .singles
+            .iter_mut()
+            .filter_map(OnceCell::get_mut)
+            .find(|(single, _)| single.eq_ignore_ascii_case(name))
+        {
+            let mut values: Vec<Vec<u8>> = value.take().into_iter().collect();
+            change(&mut values);
+            *value = values.into_iter().next();
         }
         if name.eq_ignore_ascii_case("x-forwarded-for") {
             self.client.take();
@@ -313,6 +361,19 @@ pub(crate) struct Plans {
     pub(crate) call_response: ReadPlan,
     pub(crate) response_headers: ReadPlan,
     pub(crate) log: ReadPlan,
+}
+
+#[cfg(feature = "native")]
+impl Plans {
+    /// Plans that read headers one by one (see [`ReadPlan::one_by_one`]).
+    pub(crate) fn one_by_one() -> Self {
+        Self {
+            request_headers: ReadPlan::one_by_one(),
+            call_response: ReadPlan::one_by_one(),
+            response_headers: ReadPlan::one_by_one(),
+            log: ReadPlan::one_by_one(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -315,15 +315,17 @@ proptest! {
         headers in raw_headers(),
         source in source(),
         ops in vec(op(), 1..16),
+        one_by_one in any::<bool>(),
     ) {
         let mut host = FakeHost::with_headers(&headers);
+        let plan = if one_by_one { ReadPlan::one_by_one() } else { ReadPlan::default() };
         if let Some(source) = &source {
             host.properties.insert("source.address".to_owned(), source.clone());
         }
         // What the fake host holds, kept alongside.
         let mut model: Vec<(String, Vec<u8>)> = headers.clone();
         {
-            let mut request = host.view();
+            let mut request = Request::planned(&mut host, Some(&plan));
             for op in &ops {
                 match op {
                     Op::Read(name) => {

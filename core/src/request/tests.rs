@@ -132,3 +132,29 @@ fn removing_what_is_known_absent_costs_nothing_and_the_clock_is_read_once() {
         ]
     );
 }
+
+#[test]
+fn a_one_by_one_plan_reads_each_header_alone_then_the_map() {
+    let plan = ReadPlan::one_by_one();
+    let mut host = FakeHost::with_request(&[(":path", "/a"), (":method", "GET"), ("x", "1")]);
+    {
+        let mut request = Request::planned(&mut host, Some(&plan));
+        assert_eq!(request.path().unwrap(), "/a");
+        assert_eq!(request.method().unwrap(), "GET");
+        assert_eq!(request.path().unwrap(), "/a");
+        assert_eq!(request.header("y").unwrap(), None);
+        request.remove_header(HeaderMap::Request, "y").unwrap();
+        request.set_header(HeaderMap::Request, "x", "2").unwrap();
+        assert_eq!(request.header("x").unwrap(), Some(b"2".as_slice()));
+    }
+    assert_eq!(calls(&host), [("header", 4), ("set_header", 1)]);
+    {
+        let request = Request::planned(&mut host, Some(&plan));
+        for i in 0..SINGLE_READS {
+            assert_eq!(request.header(&format!("h{i}")).unwrap(), None);
+        }
+        assert_eq!(request.header("x").unwrap(), Some(b"2".as_slice()));
+        assert_eq!(request.method().unwrap(), "GET");
+    }
+    assert_eq!(calls(&host), [("header", SINGLE_READS), ("headers", 1)]);
+}
