@@ -97,7 +97,7 @@ build: toolchain wasm-opt
 # panic at Envoy's boundary). The chain builds in a cargo invocation of its
 # own, as for Wasm: the filters' own entry points must not be linked in.
 native:
-	cargo build --profile native $(FILTER_PACKAGES) -p meshwasm-native-probe --features native
+	cargo build --profile native $(FILTER_PACKAGES) -p meshwasm-native-probe -p meshwasm-native-bare --features native
 	cargo build --profile native -p meshwasm-chain --features native
 	@for f in $(FILTERS) chain; do \
 		m=$(NATIVE_DIR)/libmeshwasm_$${f//-/_}.so; \
@@ -159,7 +159,7 @@ istio-validate: node
 lint: toolchain
 	cargo fmt --all --check
 	cargo clippy --workspace --exclude meshwasm-ratelimit-service --all-targets -- -D warnings
-	cargo clippy -p meshwasm-core $(FILTER_PACKAGES) -p meshwasm-native-probe --features native --all-targets -- -D warnings
+	cargo clippy -p meshwasm-core $(FILTER_PACKAGES) -p meshwasm-native-probe -p meshwasm-native-bare --features native --all-targets -- -D warnings
 	cargo clippy -p meshwasm-chain --features native --all-targets -- -D warnings
 	cargo clippy --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-chain -p meshwasm-core -p meshwasm-empty-filter --all-targets -- -D warnings
 

@@ -37,8 +37,12 @@ rows are compared with the meshwasm filters for information only.
 The `-dm` rows run the native build of the same filters and configs
 (`make native`: libmeshwasm_<name>.so in target/native, Envoy's
 dynamic-module filter, docs/native.md); `empty-dm` is tools/native-probe,
-the native adapter around a stage that does nothing. They are skipped when
-the libraries are not built, and have no targets.
+the native adapter around a stage that does nothing; `bare-dm` is
+tools/native-bare, a module whose hooks do nothing without meshwasm's
+adapter (the floor under every `-dm` row); `metric-updates-dm` is the probe
+making 10 labelled counter updates per request (their slope over
+`empty-dm` is what one costs). They are skipped when
+the libraries are not built.
 
 The load check: around each timed sample, the busy time of all cores from
 /proc/stat less Envoy's, wrk's and this script's own CPU time is what other
@@ -109,6 +113,9 @@ MAX_CHAIN_RSS_BYTES = 10_000_000
 # come into play on a machine where every equivalent costs several µs), and
 # the native chain below the empty Wasm filter.
 NATIVE_FACTOR = 1.5
+# Labelled counter updates per request in the `metric-updates-dm` row: the
+# slope against `empty-dm` is what one costs in Envoy's dynamic-module ABI.
+PROBE_UPDATES = 10
 
 # The memory measurement: not timed, both workers used and warm.
 MEMORY_CONCURRENCY = 2
@@ -652,11 +659,28 @@ def rows() -> list:
     # The native build of the same filters and configs (`make native`).
     out += [
         Row(
+            "bare-dm",
+            "a dynamic module whose hooks do nothing, no meshwasm code (tools/native-bare): the floor",
+            [dm("bare", "native_bare", {})],
+            load,
+            [ok()],
+            optional=True,
+        ),
+        Row(
             "empty-dm",
             "native build: meshwasm's adapter around a stage that does nothing (tools/native-probe)",
             [dm("probe", "native_probe", {})],
             load,
             [ok()],
+            optional=True,
+        ),
+        Row(
+            "metric-updates-dm",
+            f"`empty-dm` plus {PROBE_UPDATES} updates of a counter with two labels per request",
+            [dm("probe", "native_probe", {"counters": PROBE_UPDATES})],
+            load,
+            [ok()],
+            ["meshwasm_probe_updates_total"],
             optional=True,
         ),
         Row(
@@ -1149,6 +1173,40 @@ def native_comparisons(summary: dict) -> list:
     return out
 
 
+def native_floor(summary: dict) -> dict:
+    """What a native row pays before meshwasm does any work, on CPU time:
+    Envoy's dynamic-module filter around a module that does nothing
+    (`bare-dm`), meshwasm's adapter on top (`empty-dm`), and one labelled
+    metric update (the `metric-updates-dm` slope). Then each native row over
+    the floor, beside its Envoy-native equivalent."""
+
+    def added(row: str) -> float | None:
+        return summary[row]["added_cpu_us"] if row in summary else None
+
+    bare, empty, updates = added("bare-dm"), added("empty-dm"), added("metric-updates-dm")
+    out = {
+        "bare_dm_us": bare,
+        "adapter_us": None if bare is None or empty is None else empty - bare,
+        "metric_update_us": None if empty is None or updates is None else (updates - empty) / PROBE_UPDATES,
+        "rows": [],
+    }
+    for ours, native in NATIVE_PAIRS + [("chain", None)]:
+        row = f"{ours}-dm"
+        if added(row) is None:
+            continue
+        out["rows"].append(
+            {
+                "row": row,
+                "added_cpu_us": added(row),
+                "over_bare_us": None if bare is None else added(row) - bare,
+                "native": native,
+                "native_added_cpu_us": added(native) if native else None,
+                "target_us": added(native) * NATIVE_FACTOR if native and added(native) is not None else None,
+            }
+        )
+    return out
+
+
 def size_targets(sizes: dict) -> list:
     """Each built module against its size limit (the empty filter has none)."""
     out = []
@@ -1243,6 +1301,39 @@ def verdict(judged: dict) -> str:
 def mb(kb: float | None, sign: str = "") -> str:
     """VmRSS kB (1024 bytes) as MB (10⁶ bytes)."""
     return "—" if kb is None else f"{kb * 1024 / 1e6:{sign}.1f}"
+
+
+def us(value: float | None, sign: str = "") -> str:
+    return "not measured" if value is None else f"{value:{sign}.1f}"
+
+
+def floor_lines(floor: dict) -> list:
+    """The native floor section of the report."""
+    lines = [
+        "## The native floor",
+        "",
+        "What a `-dm` row pays before meshwasm does any work (added CPU µs, medians): Envoy's",
+        f"dynamic-module filter around a module whose hooks do nothing, `bare-dm`: **{us(floor['bare_dm_us'])}**;",
+        f"meshwasm's adapter on top of it (`empty-dm` − `bare-dm`): {us(floor['adapter_us'], '+')}; one update of a",
+        f"counter with two labels (`metric-updates-dm` − `empty-dm`, ÷ {PROBE_UPDATES}): {us(floor['metric_update_us'])}",
+        "(Envoy encodes each label value into its symbol table and looks the counter up on every",
+        "update; a filter makes one to three per request, the chain five).",
+        "",
+        "| row | added CPU µs | over `bare-dm` | Envoy-native equivalent | target (1.5×) |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for r in floor["rows"]:
+        native = f"`{r['native']}` {us(r['native_added_cpu_us'])}" if r["native"] else "—"
+        lines.append(
+            f"| `{r['row']}` | {us(r['added_cpu_us'])} | {us(r['over_bare_us'], '+')} | {native} "
+            f"| {us(r['target_us'])} |"
+        )
+    lines += [
+        "",
+        "Where `bare-dm` alone comes near a target, no dynamic module can meet it on this machine:",
+        "what is left for the filter's work is the target minus the floor.",
+    ]
+    return lines
 
 
 def markdown(report: dict) -> str:
@@ -1372,6 +1463,10 @@ def markdown(report: dict) -> str:
         "",
         "`metrics` has no native row: Envoy's own stats are always on and cannot be switched off",
         "to measure them.",
+        "",
+    ]
+    lines += floor_lines(report["native_floor"])
+    lines += [
         "",
         "## Load during the samples",
         "",
@@ -1578,6 +1673,7 @@ def main() -> None:
     report["size_targets"] = size_targets(report["module_sizes"])
     report["memory"]["target"] = memory_target(memory)
     report["native_comparisons"] = native_comparisons(summary)
+    report["native_floor"] = native_floor(summary)
     output = ROOT / args.output
     output.parent.mkdir(parents=True, exist_ok=True)
     text = markdown(report)
