@@ -3,8 +3,10 @@
 //! Envoy hands the plugin its `configuration` as bytes (a `StringValue`
 //! holding JSON; Istio renders `pluginConfig` into the same JSON). It is
 //! parsed once, in `on_configure`, into typed structs that reject unknown
-//! fields, then checked as a whole by [`Validate`]. Every error names the
-//! field at fault by its path, e.g. `rules[1].limit.requests`.
+//! fields, checked as a whole by [`Validate`], then compiled into the
+//! filter's runtime form by `Filter::new` (the only step that parses or
+//! decodes a value). Every error, from either step, names the field at
+//! fault by its path, e.g. `rules[1].limit.requests`.
 
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -77,12 +79,29 @@ pub trait Validate {
 }
 
 /// Validates each item of a list, naming a failing item by its index under
-/// `field`.
+/// `field` (`rules[2].name`).
 pub fn validate_each<T: Validate>(field: &str, items: &[T]) -> Result<(), ConfigError> {
     items.iter().enumerate().try_for_each(|(i, item)| {
         item.validate()
             .map_err(|e| e.within(&format!("{field}[{i}]")))
     })
+}
+
+/// Builds the runtime form of each item of a list (the compile step that
+/// follows [`Validate`]): `compile` reports paths relative to its item, and a
+/// failing item is named by its index under `field`, as [`validate_each`]
+/// names it.
+pub fn compile_each<T, U>(
+    field: &str,
+    items: &[T],
+    compile: impl FnMut(&T) -> Result<U, ConfigError>,
+) -> Result<Vec<U>, ConfigError> {
+    items
+        .iter()
+        .map(compile)
+        .enumerate()
+        .map(|(i, built)| built.map_err(|e| e.within(&format!("{field}[{i}]"))))
+        .collect()
 }
 
 /// Validates each item of a list, as [`validate_each`], and checks that no

@@ -19,8 +19,13 @@ pub trait Filter: Sized + 'static {
     type Stage: Stage + 'static;
 
     /// Builds the filter from a configuration that has passed
-    /// [`Validate`]; anything costly (compiling matchers, decoding keys)
-    /// happens here, never per request.
+    /// [`Validate`]: the compile step. [`Validate`] checks the shape (what
+    /// types alone cannot say); everything that parses or decodes a value
+    /// (password hashes, key digests, JWKS) does it here, once, and names
+    /// the field at fault as [`Validate`] would (each part reports paths
+    /// within its own section; lists go through
+    /// [`compile_each`](crate::config::compile_each), sections through
+    /// [`ConfigError::within`]). Never per request.
     fn new(config: Self::Config) -> Result<Self, ConfigError>;
 
     /// Builds the filter from its JSON configuration: parsing, validation

@@ -1,7 +1,8 @@
 //! API keys: the consumer is whoever holds the key.
 
 use crate::config::ApiKeyConfig;
-use meshwasm_core::HeaderName;
+use meshwasm_core::config::compile_each;
+use meshwasm_core::{ConfigError, HeaderName};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -18,26 +19,29 @@ pub struct ApiKeys {
 }
 
 impl ApiKeys {
-    /// Digests every key once. `key_sha256` is known to be 64 hex digits.
-    pub fn new(config: &ApiKeyConfig) -> Self {
-        let consumers = config
-            .consumers
-            .iter()
-            .map(|c| {
-                let digest = match (&c.key, &c.key_sha256) {
-                    (Some(key), _) => Sha256::digest(key.as_bytes()).into(),
-                    (None, Some(hex)) => meshwasm_core::hex::decode(hex).unwrap_or([0; 32]),
-                    (None, None) => [0; 32],
-                };
-                (digest, c.name.clone())
-            })
-            .collect();
-        Self {
+    /// Digests every key once, and decodes every `key_sha256`. Errors name
+    /// fields relative to `config` (`consumers[1].key_sha256`).
+    pub fn new(config: &ApiKeyConfig) -> Result<Self, ConfigError> {
+        let consumers = compile_each("consumers", &config.consumers, |c| {
+            let digest = match (&c.key, &c.key_sha256) {
+                (Some(key), None) => Sha256::digest(key.as_bytes()).into(),
+                (None, Some(hex)) => meshwasm_core::hex::decode(hex)
+                    .ok_or_else(|| ConfigError::new("key_sha256", "must be 64 hex digits"))?,
+                _ => {
+                    return Err(ConfigError::new(
+                        "",
+                        "set exactly one of `key` and `key_sha256`",
+                    ))
+                }
+            };
+            Ok((digest, c.name.clone()))
+        })?;
+        Ok(Self {
             header: config.header.clone(),
             query: config.query.clone(),
             forward: config.forward,
             consumers,
-        }
+        })
     }
 
     /// The consumer holding `key`. Compares fixed-length digests in
@@ -67,7 +71,7 @@ mod tests {
             ]}}"#,
         )
         .unwrap();
-        ApiKeys::new(config.api_key.as_ref().unwrap())
+        ApiKeys::new(config.api_key.as_ref().unwrap()).unwrap()
     }
 
     #[test]
@@ -87,7 +91,7 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        let keys = ApiKeys::new(config.api_key.as_ref().unwrap());
+        let keys = ApiKeys::new(config.api_key.as_ref().unwrap()).unwrap();
         assert_eq!(keys.consumer("bob's key"), Some("bob"));
         assert_eq!(keys.consumer(&digest), None);
         assert_eq!(keys.query.as_deref(), Some("k"));
@@ -127,7 +131,8 @@ mod tests {
             ),
         ];
         for (json, field) in cases {
-            let err = meshwasm_core::config::parse::<crate::config::AuthConfig>(json.as_bytes())
+            // The whole configure step: shape checks, then building.
+            let err = <crate::Auth as meshwasm_core::Filter>::configure(json.as_bytes())
                 .unwrap_err();
             assert_eq!(err.field(), field, "{json}: {err}");
         }

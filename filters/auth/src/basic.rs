@@ -3,6 +3,7 @@
 use crate::config::BasicConfig;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use meshwasm_core::config::compile_each;
 use meshwasm_core::ConfigError;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -77,18 +78,23 @@ pub struct BasicUsers {
 const DECOY: PasswordHash = PasswordHash::Sha256([0; 32]);
 
 impl BasicUsers {
-    /// Builds the user table from `users` and `htpasswd` lines.
+    /// Builds the user table from `users` and `htpasswd` lines, parsing
+    /// each password hash once. Errors name fields relative to `config`
+    /// (`users[1].password_hash`, `htpasswd (line 3)`).
     pub fn new(config: &BasicConfig) -> Result<Self, ConfigError> {
-        let mut users = HashMap::new();
-        for (i, user) in config.users.iter().enumerate() {
-            let hash = PasswordHash::parse(&user.password_hash).map_err(|reason| {
-                ConfigError::new(format!("basic.users[{i}].password_hash"), reason)
-            })?;
-            users.insert(user.name.clone(), hash);
-        }
+        let hashes = compile_each("users", &config.users, |user| {
+            PasswordHash::parse(&user.password_hash)
+                .map_err(|reason| ConfigError::new("password_hash", reason))
+        })?;
+        let mut users: HashMap<String, PasswordHash> = config
+            .users
+            .iter()
+            .map(|user| user.name.clone())
+            .zip(hashes)
+            .collect();
         let lines = config.htpasswd.as_deref().unwrap_or("").lines();
         for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let at = || format!("basic.htpasswd (line {})", i + 1);
+            let at = || format!("htpasswd (line {})", i + 1);
             let (name, hash) = line
                 .trim()
                 .split_once(':')
@@ -215,13 +221,14 @@ mod tests {
             (r#"{"basic": {}}"#, "basic.users"),
         ];
         for (json, field) in cases {
-            let err = meshwasm_core::config::parse::<crate::config::AuthConfig>(json.as_bytes())
+            // The whole configure step: shape checks, then building.
+            let err = <crate::Auth as meshwasm_core::Filter>::configure(json.as_bytes())
                 .unwrap_err();
             assert_eq!(err.field(), field, "{json}: {err}");
         }
         let config: crate::config::AuthConfig =
             meshwasm_core::config::parse(br#"{"basic": {"htpasswd": "carol:{MD5}x"}}"#).unwrap();
         let err = BasicUsers::new(config.basic.as_ref().unwrap()).unwrap_err();
-        assert_eq!(err.field(), "basic.htpasswd (line 1)");
+        assert_eq!(err.field(), "htpasswd (line 1)");
     }
 }

@@ -51,7 +51,12 @@ impl Filter for Auth {
     type Stage = AuthStage;
 
     fn new(config: AuthConfig) -> Result<Self, ConfigError> {
-        let jwt = config.jwt.as_ref().map(Jwt::new).transpose()?;
+        // Each part builds from its own section, naming fields within it.
+        let jwt = config
+            .jwt
+            .as_ref()
+            .map(|c| Jwt::new(c).map_err(|e| e.within("jwt")))
+            .transpose()?;
         let ext_authz = config.ext_authz.as_ref().map(ExtAuthz::new);
         let mut owned_headers = vec![config.identity_header.as_str().to_owned()];
         let claim_headers = jwt
@@ -66,8 +71,16 @@ impl Filter for Auth {
             }
         }
         Ok(Self {
-            api_keys: config.api_key.as_ref().map(ApiKeys::new),
-            basic: config.basic.as_ref().map(BasicUsers::new).transpose()?,
+            api_keys: config
+                .api_key
+                .as_ref()
+                .map(|c| ApiKeys::new(c).map_err(|e| e.within("api_key")))
+                .transpose()?,
+            basic: config
+                .basic
+                .as_ref()
+                .map(|c| BasicUsers::new(c).map_err(|e| e.within("basic")))
+                .transpose()?,
             rules: Rules::new(&config),
             jwt,
             ext_authz,

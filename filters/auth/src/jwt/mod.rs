@@ -13,6 +13,7 @@ use crate::config::{JwtConfig, TokenSource};
 use cache::{TokenCache, Verified};
 use error::JwtError;
 use jwks::Fetch;
+use meshwasm_core::config::compile_each;
 use meshwasm_core::{CallResponse, ConfigError, Proxy};
 use provider::Provider;
 use std::cell::RefCell;
@@ -39,14 +40,10 @@ pub struct Jwt {
 }
 
 impl Jwt {
-    /// Compiles every provider.
+    /// Compiles every provider. Errors name fields relative to `config`
+    /// (`providers[0].jwks`).
     pub fn new(config: &JwtConfig) -> Result<Self, ConfigError> {
-        let providers = config
-            .providers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Provider::new(p).map_err(|e| e.within(&format!("jwt.providers[{i}]"))))
-            .collect::<Result<Vec<_>, _>>()?;
+        let providers = compile_each("providers", &config.providers, Provider::new)?;
         let max_token_bytes = providers
             .iter()
             .map(|p| p.max_token_bytes)
