@@ -163,9 +163,11 @@ impl<'h> Request<'h> {
     fn known_absent(&self, name: &str) -> bool {
         match self.map.get() {
             Some(map) => find(map, name).is_none(),
-            None => self.singles.iter().map_while(OnceCell::get).any(|(single, value)| {
-                single.eq_ignore_ascii_case(name) && value.is_none()
-            }),
+            None => self
+                .singles
+                .iter()
+                .map_while(OnceCell::get)
+                .any(|(single, value)| single.eq_ignore_ascii_case(name) && value.is_none()),
         }
     }
 

@@ -222,8 +222,8 @@ mod tests {
         ];
         for (json, field) in cases {
             // The whole configure step: shape checks, then building.
-            let err = <crate::Auth as meshwasm_core::Filter>::configure(json.as_bytes())
-                .unwrap_err();
+            let err =
+                <crate::Auth as meshwasm_core::Filter>::configure(json.as_bytes()).unwrap_err();
             assert_eq!(err.field(), field, "{json}: {err}");
         }
         let config: crate::config::AuthConfig =

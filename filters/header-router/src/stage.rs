@@ -1,8 +1,9 @@
 //! The header-router filter's work on one request.
 
 use crate::config::{Fallback, HeaderActions, Respond, Rewrite, StickyKey};
+use crate::filter::{CompiledRule, HeaderRouter};
+use crate::split;
 use crate::template::Template;
-use crate::{split, CompiledRule, HeaderRouter};
 use meshwasm_core::names::is_field_value;
 use meshwasm_core::request::{cookie, Request};
 use meshwasm_core::{Flow, HeaderMap, HostError, LocalResponse, Proxy, Stage};

@@ -1,9 +1,9 @@
 //! The metrics filter's work on one request: note when it started, and
 //! record it when it is over.
 
+use crate::filter::{Metrics, Overflow};
 use crate::labels::{self, Admitted, CappedLabel, NONE, OTHER};
 use crate::series::SeriesKey;
-use crate::{Metrics, Overflow};
 use meshwasm_core::request::Request;
 use meshwasm_core::{Flow, Proxy, Stage};
 use std::rc::Rc;

@@ -1,12 +1,12 @@
 //! The rate-limit filter's work on one request.
 
 use crate::config::FailureMode;
+use crate::filter::{CompiledRule, Local, RateLimit};
 use crate::global::{self, Outcome};
 use crate::headers::Quota;
 use crate::key;
 use crate::rls;
 use crate::store::{BucketStore, StoreError};
-use crate::{CompiledRule, Local, RateLimit};
 use meshwasm_core::request::Request;
 use meshwasm_core::{
     Flow, GrpcCall, GrpcResponse, HeaderMap, HostError, LocalResponse, Proxy, Stage,
