@@ -57,8 +57,9 @@ Knobs: --duration/BENCH_DURATION (seconds per sample, 5), --rounds/
 BENCH_ROUNDS (3, timed and memory), --connections/BENCH_CONNECTIONS (16),
 --warmup/BENCH_WARMUP (2, 0 for none), --rows/BENCH_ROWS (comma-separated;
 baseline always runs; the targets need empty-wasm).
-Installs what it needs: Debian's `wrk`, and `cryptography` into the venv
-it runs in (to sign the RS256 and ES256 tokens).
+Installs what it needs: Debian's `wrk`. The RS256 and ES256 tokens are
+minted by the e2e tests' signer (`cargo run -p meshwasm-e2e --bin mint`),
+the JWKS and filter configurations read from the files the tests read.
 """
 
 import argparse
@@ -92,7 +93,6 @@ WORK_DIR = ROOT / "target/bench"
 KEYS = ROOT / "tests/fixtures/keys"
 WRK_REPORT = ROOT / "tools/bench-lua/wrk-report.lua"
 LUA_API_KEY = Path("tools/bench-lua/api-key.lua")
-CRYPTOGRAPHY = "cryptography==48.0.0"
 
 READY_TIMEOUT_S = 60
 
@@ -185,20 +185,6 @@ def ensure_wrk() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
 
 
-def ensure_cryptography() -> None:
-    """Installs `cryptography` into this interpreter's venv when missing."""
-    try:
-        import cryptography  # noqa: F401
-    except ImportError:
-        if sys.prefix == sys.base_prefix:
-            sys.exit("tools/bench.py: run it with the project venv's python (.venv/bin/python)")
-        print(f"installing {CRYPTOGRAPHY} into {sys.prefix}", flush=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", CRYPTOGRAPHY],
-            check=True,
-        )
-
-
 # --- tokens -----------------------------------------------------------------
 
 
@@ -210,24 +196,19 @@ def b64json(value: dict) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
 
 
-def sign(key_name: str, alg: str, signing_input: bytes) -> bytes:
-    """Signs with a fixture key: RS256 (PKCS#1 v1.5) or ES256 (raw r||s)."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
-
-    key = serialization.load_pem_private_key((KEYS / f"{key_name}.pem").read_bytes(), password=None)
-    if alg == "RS256":
-        return key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-    r, s = utils.decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-
 def mint(key_name: str, alg: str, subject: str) -> str:
-    """A token from ISSUER for AUDIENCE, valid for a day."""
-    now = int(time.time())
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "iat": now, "exp": now + 86400}
-    signing_input = f"{b64json({'alg': alg, 'typ': 'JWT', 'kid': key_name})}.{b64json(claims)}"
-    return f"{signing_input}.{b64url(sign(key_name, alg, signing_input.encode()))}"
+    """A token from ISSUER for AUDIENCE, valid for a day, signed by fixture
+    key `key_name`: minted by the e2e tests' own signer
+    (tests/src/bin/mint.rs)."""
+    out = subprocess.run(
+        ["cargo", "run", "--quiet", "-p", "meshwasm-e2e", "--bin", "mint", "--"]
+        + [key_name, alg, ISSUER, AUDIENCE, subject],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
 
 
 def forged(token: str) -> str:
@@ -1568,7 +1549,6 @@ def main() -> None:
     # Killed (say, make interrupted): unwind, so the running Envoy is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    ensure_cryptography()
     ensure_wrk()
     if not shutil.which(ENVOY):
         sys.exit(f"tools/bench.py: no Envoy at {ENVOY}: run `make envoy` or set ENVOY")
