@@ -12,7 +12,9 @@ does both, then this):
 
 Each row is one Envoy 1.40 (`--concurrency 1`, ports picked by Envoy, a
 dynamic base id) whose only route answers itself (`direct_response`, no
-upstream), so what a row adds over `baseline` is its filters' cost. Before
+upstream), so what a row adds over `baseline` is its filters' cost; its
+connection manager has the secure sidecar settings of the shipped configs
+and the e2e tests (printed by their code: `fixture sidecar-settings`). Before
 every sample the row is checked to do its job (the benchmark request gets
 200 with the expected body; requests without or with bad credentials get
 401; the filter's counters moved); then `wrk` (1 thread, fixed connections,
@@ -66,6 +68,7 @@ import argparse
 import atexit
 import base64
 import datetime
+import functools
 import http.client
 import json
 import os
@@ -196,19 +199,23 @@ def b64json(value: dict) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
 
 
-def mint(key_name: str, alg: str, subject: str) -> str:
-    """A token from ISSUER for AUDIENCE, valid for a day, signed by fixture
-    key `key_name`: minted by the e2e tests' own signer
-    (tests/src/bin/mint.rs)."""
+def fixture(*args: str) -> str:
+    """What the e2e tests use, printed by their own code
+    (tests/src/bin/fixture.rs): one source for the tests and the bench."""
     out = subprocess.run(
-        ["cargo", "run", "--quiet", "-p", "meshwasm-e2e", "--bin", "mint", "--"]
-        + [key_name, alg, ISSUER, AUDIENCE, subject],
+        ["cargo", "run", "--quiet", "-p", "meshwasm-e2e", "--bin", "fixture", "--", *args],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
     )
     return out.stdout.strip()
+
+
+def mint(key_name: str, alg: str, subject: str) -> str:
+    """A token from ISSUER for AUDIENCE, valid for a day, signed by fixture
+    key `key_name` with the tests' signer."""
+    return fixture("token", key_name, alg, ISSUER, AUDIENCE, subject)
 
 
 def forged(token: str) -> str:
@@ -391,8 +398,16 @@ def native_header_routes() -> list:
     return routes + ROUTES[1:]
 
 
+@functools.cache
+def sidecar_settings() -> dict:
+    """The secure connection-manager settings every shipped config and e2e
+    test uses (docs/hardening.md): every row is measured with them."""
+    return json.loads(fixture("sidecar-settings"))
+
+
 def bootstrap(http_filters: list, routes: list, rate_limit_service: bool = False) -> dict:
-    """One listener and admin on 127.0.0.1, ports picked by Envoy; with
+    """One listener (with the secure sidecar settings) and admin on
+    127.0.0.1, ports picked by Envoy; with
     `rate_limit_service`, an HTTP/2 cluster `ratelimit` to the running
     example rate limit service."""
     loopback = {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
@@ -401,6 +416,7 @@ def bootstrap(http_filters: list, routes: list, rate_limit_service: bool = False
         "stat_prefix": "bench",
         "route_config": {"name": "bench", "virtual_hosts": [{"name": "bench", "domains": ["*"], "routes": routes}]},
         "http_filters": http_filters + [ROUTER],
+        **sidecar_settings(),
     }
     clusters = []
     if rate_limit_service:
@@ -1471,8 +1487,9 @@ def markdown(report: dict) -> str:
         "## Method",
         "",
         "- One Envoy per row and sample, `--concurrency 1` (one worker), its only routes",
-        "  `direct_response` (no upstream), so what a row adds over `baseline` is its filters' cost.",
-        "  Wasm filters run in V8, each module in its own VM, failing closed, as in",
+        "  `direct_response` (no upstream), so what a row adds over `baseline` is its filters' cost;",
+        "  its connection manager has the secure sidecar settings every shipped config has",
+        "  ([hardening.md](hardening.md)). Wasm filters run in V8, each module in its own VM, failing closed, as in",
         "  `envoy-config/four-modules.yaml`; the filter configurations (from `tools/bench-configs/`) are in",
         "  `benchmarks.json`.",
         f"- Load: `wrk -t1 -c{s['connections']}` on loopback with keep-alive; every row gets the same",
