@@ -9,7 +9,7 @@ use crate::config::{ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
 use crate::request::{Headers, Plans, Request};
 use crate::stage::{
-    CallResponse, Flow, GrpcCall, GrpcResponse, HeaderMap, Host, HostError, LocalResponse,
+    self, CallResponse, Flow, GrpcCall, GrpcResponse, HeaderMap, Host, HostError, LocalResponse,
     MetricKind, OutboundCall, Proxy, Shared, Stage, Written, MAX_CALL_BODY_BYTES,
     MAX_HEADER_VALUE_BYTES,
 };
@@ -131,7 +131,8 @@ struct Http<S> {
 impl<S: Stage> Context for Http<S> {
     fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         let response = read_call_response(headers, body_size);
-        let flow = self.stage.on_call_response(
+        let flow = stage::call_response(
+            &mut self.stage,
             &mut Request::planned(&mut ProxyHost, Some(&self.plans.call_response)),
             token,
             &response,
@@ -141,7 +142,8 @@ impl<S: Stage> Context for Http<S> {
 
     fn on_grpc_call_response(&mut self, token: u32, status: u32, size: usize) {
         let response = read_grpc_response(status, size);
-        let flow = self.stage.on_grpc_response(
+        let flow = stage::grpc_response(
+            &mut self.stage,
             &mut Request::planned(&mut ProxyHost, Some(&self.plans.call_response)),
             token,
             &response,
@@ -165,10 +167,10 @@ fn resume(flow: Flow) {
 
 impl<S: Stage> HttpContext for Http<S> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match self.stage.on_request_headers(&mut Request::planned(
-            &mut ProxyHost,
-            Some(&self.plans.request_headers),
-        )) {
+        match stage::request_headers(
+            &mut self.stage,
+            &mut Request::planned(&mut ProxyHost, Some(&self.plans.request_headers)),
+        ) {
             Flow::Continue => Action::Continue,
             Flow::Respond(answer) => {
                 send(&answer);

@@ -98,6 +98,13 @@ impl<A: Stage, B: Stage> Stage for Chain<A, B> {
         )
     }
 
+    fn on_request_seen(&mut self, request: &Request<'_>) {
+        self.first.on_request_seen(request);
+        if self.at == Reached::Second {
+            self.second.on_request_seen(request);
+        }
+    }
+
     fn on_response_headers(&mut self, request: &mut Request<'_>) {
         if self.at == Reached::Second {
             self.second.on_response_headers(request);
@@ -141,6 +148,12 @@ impl<S: Stage> Stage for Option<S> {
         self.as_mut().map_or(Flow::Continue, |s| {
             s.on_grpc_response(request, token, response)
         })
+    }
+
+    fn on_request_seen(&mut self, request: &Request<'_>) {
+        if let Some(s) = self {
+            s.on_request_seen(request);
+        }
     }
 
     fn on_response_headers(&mut self, request: &mut Request<'_>) {

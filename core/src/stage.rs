@@ -292,6 +292,14 @@ pub trait Stage {
         Flow::Continue
     }
 
+    /// The stages have handled the request headers, or a call's answer
+    /// while the request was held, and `request` is that callback's view: a
+    /// stage may keep what the view already knows
+    /// ([`Request::known_header`]), at no host call, for a later phase.
+    /// Adapters call it through [`request_headers`], [`call_response`] and
+    /// [`grpc_response`].
+    fn on_request_seen(&mut self, _request: &Request<'_>) {}
+
     /// The response headers have arrived (from the upstream, or from a
     /// local response).
     fn on_response_headers(&mut self, _request: &mut Request<'_>) {}
@@ -299,4 +307,38 @@ pub trait Stage {
     /// The exchange is over (answered, reset or refused); request and
     /// response properties are final.
     fn on_log(&mut self, _request: &mut Request<'_>) {}
+}
+
+/// The request headers have arrived: the stage's hook, then
+/// [`Stage::on_request_seen`] with the same view. What an adapter runs.
+pub fn request_headers<S: Stage + ?Sized>(stage: &mut S, request: &mut Request<'_>) -> Flow {
+    let flow = stage.on_request_headers(request);
+    stage.on_request_seen(request);
+    flow
+}
+
+/// A call's answer has come: the stage's hook, then
+/// [`Stage::on_request_seen`] with the same view. What an adapter runs.
+pub fn call_response<S: Stage + ?Sized>(
+    stage: &mut S,
+    request: &mut Request<'_>,
+    token: u32,
+    response: &CallResponse,
+) -> Flow {
+    let flow = stage.on_call_response(request, token, response);
+    stage.on_request_seen(request);
+    flow
+}
+
+/// A gRPC call's answer has come: the stage's hook, then
+/// [`Stage::on_request_seen`] with the same view. What an adapter runs.
+pub fn grpc_response<S: Stage + ?Sized>(
+    stage: &mut S,
+    request: &mut Request<'_>,
+    token: u32,
+    response: &GrpcResponse,
+) -> Flow {
+    let flow = stage.on_grpc_response(request, token, response);
+    stage.on_request_seen(request);
+    flow
 }

@@ -51,7 +51,7 @@ use crate::config::{ConfigError, MAX_CONFIG_BYTES};
 use crate::filter::Filter;
 use crate::request::{Headers, Plans, Request};
 use crate::stage::{
-    CallResponse, Flow, GrpcCall, HeaderMap, Host, HostError, LocalResponse, MetricKind,
+    self, CallResponse, Flow, GrpcCall, HeaderMap, Host, HostError, LocalResponse, MetricKind,
     OutboundCall, Proxy, Shared, Stage, Written, MAX_CALL_BODY_BYTES, MAX_HEADER_VALUE_BYTES,
 };
 use abi::{
@@ -459,7 +459,10 @@ impl<F: Filter> Stream<F> {
         let plan = &self.worker.plans.request_headers;
         let mut host = self.host(Owner::Stage);
         self.with_stage(|stage| {
-            Act::from(stage.on_request_headers(&mut Request::planned(&mut host, Some(plan))))
+            Act::from(stage::request_headers(
+                stage,
+                &mut Request::planned(&mut host, Some(plan)),
+            ))
         })
         .unwrap_or(Act::Continue)
     }
@@ -488,7 +491,8 @@ impl<F: Filter> Stream<F> {
                 let plan = &self.worker.plans.call_response;
                 let mut host = self.host(Owner::Stage);
                 self.with_stage(|stage| {
-                    Act::from(stage.on_call_response(
+                    Act::from(stage::call_response(
+                        stage,
                         &mut Request::planned(&mut host, Some(plan)),
                         call.token,
                         response,

@@ -82,8 +82,11 @@ pub struct Request<'h> {
     plan: Option<&'h ReadPlan>,
     /// The proxy's clock, read once per callback.
     now: OnceCell<SystemTime>,
-    /// The request headers read alone, in the order they were read.
+    /// Request headers the view knows without the map: read alone, or
+    /// set or removed through it, in that order.
     singles: [OnceCell<Single>; SINGLE_READS],
+    /// How many of `singles` were read from the proxy.
+    reads: Cell<usize>,
     /// The whole request header map, read at the second header.
     map: OnceCell<Headers>,
     /// The client address, and the trusted hops it was found with.
@@ -118,6 +121,7 @@ impl<'h> Request<'h> {
             plan,
             now: OnceCell::new(),
             singles: Default::default(),
+            reads: Cell::new(0),
             map: OnceCell::new(),
             client: OnceCell::new(),
         }
@@ -125,32 +129,38 @@ impl<'h> Request<'h> {
 
     /// A request header's first value, as bytes; `None` when absent.
     pub fn header(&self, name: &str) -> Result<Option<&[u8]>, HostError> {
-        if let Some(map) = self.map.get() {
-            return Ok(find(map, name));
-        }
-        let mut read = 0;
-        for slot in &self.singles {
-            match slot.get() {
-                Some((single, value)) if single.eq_ignore_ascii_case(name) => {
-                    return Ok(value.as_deref())
-                }
-                Some(_) => read += 1,
-                None => break,
-            }
+        if let Some(known) = self.known_header(name) {
+            return Ok(known);
         }
         let singles = match self.plan {
             None => 1,
             Some(plan) if plan.whole_map.get() => 0,
             Some(plan) => plan.singles,
         };
-        match self.singles.get(read) {
-            Some(slot) if read < singles => {
+        let free = self.singles.iter().find(|slot| slot.get().is_none());
+        match free {
+            Some(slot) if self.reads.get() < singles => {
                 let value = self.host.header(HeaderMap::Request, name)?;
+                self.reads.set(self.reads.get() + 1);
                 let (_, value) = slot.get_or_init(|| (name.to_ascii_lowercase(), value));
                 Ok(value.as_deref())
             }
             _ => self.read_map(name),
         }
+    }
+
+    /// What the view knows of a request header without asking the proxy:
+    /// `Some` with its first value (or `None` when the request has none)
+    /// once it was read or written in this callback, `None` otherwise.
+    pub fn known_header(&self, name: &str) -> Option<Option<&[u8]>> {
+        if let Some(map) = self.map.get() {
+            return Some(find(map, name));
+        }
+        self.singles
+            .iter()
+            .map_while(OnceCell::get)
+            .find(|(single, _)| single.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_deref())
     }
 
     /// Reads the whole request map, then finds a header in it.
@@ -161,14 +171,7 @@ impl<'h> Request<'h> {
 
     /// Whether the view knows the request has no header `name`.
     fn known_absent(&self, name: &str) -> bool {
-        match self.map.get() {
-            Some(map) => find(map, name).is_none(),
-            None => self
-                .singles
-                .iter()
-                .map_while(OnceCell::get)
-                .any(|(single, value)| single.eq_ignore_ascii_case(name) && value.is_none()),
-        }
+        matches!(self.known_header(name), Some(None))
     }
 
     /// A request header's first value as text (see the module's note on
@@ -225,7 +228,7 @@ impl<'h> Request<'h> {
     /// Replaces every value of a header with one value.
     pub fn set_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
         self.host.set_header(map, name, value)?;
-        self.changed(map, name, |values| {
+        self.changed(map, name, Exact::Yes, |values| {
             values.clear();
             values.push(value.as_bytes().to_vec());
         });
@@ -235,7 +238,9 @@ impl<'h> Request<'h> {
     /// Adds a value to a header, keeping the values it has.
     pub fn add_header(&mut self, map: HeaderMap, name: &str, value: &str) -> Result<(), HostError> {
         self.host.add_header(map, name, value)?;
-        self.changed(map, name, |values| values.push(value.as_bytes().to_vec()));
+        self.changed(map, name, Exact::No, |values| {
+            values.push(value.as_bytes().to_vec());
+        });
         Ok(())
     }
 
@@ -246,7 +251,7 @@ impl<'h> Request<'h> {
             return Ok(());
         }
         self.host.remove_header(map, name)?;
-        self.changed(map, name, Vec::clear);
+        self.changed(map, name, Exact::Yes, Vec::clear);
         Ok(())
     }
 
@@ -256,8 +261,16 @@ impl<'h> Request<'h> {
     }
 
     /// Keeps what the view remembers in step with a change the proxy
-    /// made: `change` turns the header's values into the new ones.
-    fn changed(&mut self, map: HeaderMap, name: &str, change: impl FnOnce(&mut Vec<Vec<u8>>)) {
+    /// made: `change` turns the header's values into the new ones. A header
+    /// the view did not know is remembered when the change says all of its
+    /// values (`exact`), in a free slot.
+    fn changed(
+        &mut self,
+        map: HeaderMap,
+        name: &str,
+        exact: Exact,
+        change: impl FnOnce(&mut Vec<Vec<u8>>),
+    ) {
         if map != HeaderMap::Request {
             return;
         }
@@ -275,11 +288,25 @@ impl<'h> Request<'h> {
             let mut values: Vec<Vec<u8>> = value.take().into_iter().collect();
             change(&mut values);
             *value = values.into_iter().next();
+        } else if exact == Exact::Yes {
+            if let Some(slot) = self.singles.iter_mut().find(|slot| slot.get().is_none()) {
+                let mut values = Vec::new();
+                change(&mut values);
+                let _ = slot.set((name.to_ascii_lowercase(), values.into_iter().next()));
+            }
         }
         if name.eq_ignore_ascii_case("x-forwarded-for") {
             self.client.take();
         }
     }
+}
+
+/// Whether a write says every value a header has afterwards (a set or a
+/// removal) or adds to values the view may not know (an addition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exact {
+    Yes,
+    No,
 }
 
 /// A header's first value in a map.

@@ -16,7 +16,7 @@ use meshwasm_auth::Auth;
 use meshwasm_chain::MeshChain;
 use meshwasm_core::request::{ReadPlan, Request};
 use meshwasm_core::testing::FakeHost;
-use meshwasm_core::{Filter, Stage};
+use meshwasm_core::{stage, Filter, Stage};
 use meshwasm_header_router::HeaderRouter;
 use meshwasm_metrics::Metrics;
 use meshwasm_rate_limit::RateLimit;
@@ -49,7 +49,10 @@ fn profile<F: Filter>(config: serde_json::Value) -> [f64; 2] {
             let mut host = support::bench_request(&proxy);
             let mut stage = filter.stage();
             let start = Instant::now();
-            stage.on_request_headers(&mut Request::planned(&mut host, Some(request_plan)));
+            stage::request_headers(
+                &mut stage,
+                &mut Request::planned(&mut host, Some(request_plan)),
+            );
             let middle = Instant::now();
             stage.on_log(&mut Request::planned(&mut host, Some(log_plan)));
             let end = Instant::now();

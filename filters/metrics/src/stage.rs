@@ -14,9 +14,13 @@ use std::time::SystemTime;
 pub struct MetricsStage {
     filter: Rc<Metrics>,
     started: Option<SystemTime>,
-    /// The method, once read (at the start when the in-flight gauge needs
-    /// it, at the end otherwise).
+    /// The method, once known: read at the start when the in-flight gauge
+    /// needs it, kept from the request phase when another stage had read
+    /// it, read at the end otherwise.
     method: Option<&'static str>,
+    /// The consumer header's value, when the request phase's view knew it
+    /// (another stage read or wrote it): then the end reads nothing.
+    consumer: Option<Option<String>>,
 }
 
 /// An integer property (Envoy sends int64, little-endian).
@@ -40,6 +44,7 @@ impl MetricsStage {
             filter,
             started: None,
             method: None,
+            consumer: None,
         }
     }
 
@@ -76,6 +81,24 @@ impl Stage for MetricsStage {
         Flow::Continue
     }
 
+    /// Keeps the method and the consumer when the request phase's view
+    /// knows them (in a chain, auth has read the request and written the
+    /// consumer), so the end of the exchange need not read the headers.
+    fn on_request_seen(&mut self, request: &Request<'_>) {
+        if self.method.is_none() {
+            if let Some(method) = request.known_header(":method") {
+                self.method = Some(labels::method(&String::from_utf8_lossy(
+                    method.unwrap_or_default(),
+                )));
+            }
+        }
+        if let Some(header) = &self.filter.consumer_header {
+            if let Some(value) = request.known_header(header.as_str()) {
+                self.consumer = Some(value.map(|v| String::from_utf8_lossy(v).into_owned()));
+            }
+        }
+    }
+
     fn on_log(&mut self, request: &mut Request<'_>) {
         let Some(started) = self.started else {
             return;
@@ -93,11 +116,14 @@ impl Stage for MetricsStage {
             .unwrap_or(0);
         let route = text_property(request, &[&["xds", "route_name"], &["route_name"]]);
         let cluster = text_property(request, &[&["xds", "cluster_name"], &["cluster_name"]]);
-        let consumer = filter
-            .consumer_header
-            .as_ref()
-            .and_then(|h| request.header_text(h.as_str()).ok().flatten())
-            .map(std::borrow::Cow::into_owned);
+        let consumer = match self.consumer.take() {
+            Some(known) => known,
+            None => filter
+                .consumer_header
+                .as_ref()
+                .and_then(|h| request.header_text(h.as_str()).ok().flatten())
+                .map(std::borrow::Cow::into_owned),
+        };
         let extras = filter
             .extras
             .iter()

@@ -2,7 +2,7 @@
 
 use super::*;
 use meshwasm_core::testing::FakeHost;
-use meshwasm_core::{Filter, MetricKind};
+use meshwasm_core::{Filter, HeaderMap, MetricKind};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -215,5 +215,46 @@ fn sizes_and_the_in_flight_gauge_are_opt_in() {
             .iter()
             .any(|n| n.contains("bytes") || n.contains("in_flight")),
         "{names:?}"
+    );
+}
+
+#[test]
+fn what_the_request_phase_knew_is_kept_and_the_end_reads_no_header() {
+    let filter = metrics(json!({"consumer_header": "x-meshwasm-consumer"}));
+    let proxy = FakeHost::new();
+    let mut host = proxy.sharing(&[(":method", "POST"), (":path", "/")]);
+    let mut stage = filter.stage();
+    {
+        // Another stage of a chain read the method and wrote the consumer
+        // into the same view.
+        let mut request = host.view();
+        meshwasm_core::stage::request_headers(&mut stage, &mut request);
+        request.method().unwrap();
+        request
+            .set_header(HeaderMap::Request, "x-meshwasm-consumer", "carol")
+            .unwrap();
+        stage.on_request_seen(&request);
+    }
+    host.properties
+        .insert("response.code".into(), 201i64.to_le_bytes().to_vec());
+    host.properties
+        .insert("xds.route_name".into(), b"orders".to_vec());
+    host.properties
+        .insert("xds.cluster_name".into(), b"backend".to_vec());
+    host.take_host_calls();
+    stage.on_log(&mut host.view());
+    let calls = host.take_host_calls();
+    assert_eq!(calls.get("header"), None, "{calls:?}");
+    assert_eq!(calls.get("headers"), None, "{calls:?}");
+    assert_eq!(
+        proxy.counter(&series(
+            "POST",
+            "201",
+            "2xx",
+            "orders",
+            "carol",
+            "requests_total"
+        )),
+        1
     );
 }
