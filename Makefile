@@ -7,7 +7,9 @@ SHELL := bash
 
 ROOT := $(CURDIR)
 TARGET := wasm32-wasip1
-FILTERS := auth rate-limit header-router metrics
+# Every filter: each directory under filters/ but the chain, which combines
+# them. A new filter crate there is built, linted, tested and packaged.
+FILTERS := $(sort $(filter-out chain,$(notdir $(wildcard $(ROOT)/filters/*))))
 FILTER_PACKAGES := $(addprefix -p meshwasm-,$(FILTERS))
 WASM_DIR := $(ROOT)/target/$(TARGET)/release
 VENV := $(ROOT)/.venv

@@ -131,5 +131,34 @@ pub fn venv_python() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join(".venv/bin/python"))
 }
 
-/// Every filter, by the name its module is built under.
+/// Every filter, by the name its module is built under: the directories
+/// under `filters/` but the chain (as the Makefile finds them), which a test
+/// checks.
 pub const FILTERS: [&str; 4] = ["auth", "rate-limit", "header-router", "metrics"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The filter crates under `filters/`, but the chain, sorted.
+    fn filter_crates() -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(workspace_root().join("filters"))
+            .map(|dir| {
+                dir.flatten()
+                    .filter(|e| e.path().join("Cargo.toml").is_file())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|name| name != "chain")
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_filter_crate_is_listed() {
+        let mut listed: Vec<String> = FILTERS.iter().map(|f| (*f).to_owned()).collect();
+        listed.sort();
+        assert_eq!(listed, filter_crates());
+    }
+}

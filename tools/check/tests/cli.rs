@@ -138,3 +138,20 @@ fn the_schemas_in_the_repository_are_up_to_date() {
         );
     }
 }
+
+#[test]
+fn every_filter_crate_is_a_module() {
+    let mut crates: Vec<String> = std::fs::read_dir(root().join("filters"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    crates.sort();
+    let mut modules: Vec<&str> = Module::ALL.iter().map(|m| m.name()).collect();
+    modules.sort_unstable();
+    assert_eq!(
+        modules, crates,
+        "a filter under filters/ that `meshwasm check` does not know"
+    );
+}
