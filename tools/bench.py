@@ -22,8 +22,9 @@ keep-alive) warms it up and measures it: requests/s, latency, and Envoy's
 CPU time per request (user + system, from /proc), which other load on a
 shared machine disturbs far less than requests/s. Envoy and wrk are pinned
 to different cores when there are two. Rounds are interleaved (every row
-once, then every row again) and each row is compared with the same round's
-baseline; the report gives medians over rounds.
+once, then every row again, each round starting further along the list so
+no row always runs early or late) and each row is compared with the same
+round's baseline; the report gives medians over rounds.
 
 `empty-wasm` runs `tools/empty-filter` (a proxy-wasm SDK filter whose
 callbacks all keep the SDK's defaults): the targets are stated against it.
@@ -991,6 +992,15 @@ def own_cpu_seconds() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
 
 
+def rotated(rows: list, rnd: int, rounds: int) -> list:
+    """The rows in round `rnd`'s order: each round starts further along the
+    list, so no row is always sampled early or late in a round (the machine
+    drifts within a round: a row that always ran right after another would
+    carry its effects into every comparison)."""
+    start = (rnd - 1) * len(rows) // rounds
+    return rows[start:] + rows[:start]
+
+
 def sample(row: Row, args: argparse.Namespace, rnd: int) -> dict:
     """Starts the row's Envoy, checks it, warms it up, measures it, and
     measures what the rest of the machine did meanwhile (the load check)."""
@@ -1508,7 +1518,8 @@ def markdown(report: dict) -> str:
         "  the verified-token cache, so those rows measure a **warm cache**; `native-jwt-authn` has",
         "  its `jwt_cache_config` on too), then the measured sample, then Envoy's VmRSS.",
         "- Rounds interleave the rows (every row once, then every row again), so a machine that",
-        "  slows down mid-run slows a round's rows alike.",
+        "  slows down mid-run slows a round's rows alike; each round starts further along the list,",
+        "  so no row always runs early or late in a round.",
         "- `empty-wasm` is `meshwasm_empty_filter.wasm` (`tools/empty-filter`, built by `make build`):",
         "  a root context and an HTTP context from the proxy-wasm Rust SDK with every callback left at",
         "  the SDK's default, so it measures what any proxy-wasm filter costs before doing any work.",
@@ -1595,7 +1606,7 @@ def main() -> None:
 
     samples = {row.name: [] for row in selected}
     for rnd in range(1, args.rounds + 1):
-        for row in selected:
+        for row in rotated(selected, rnd, args.rounds):
             result = sample(row, args, rnd)
             samples[row.name].append(result)
             print(
