@@ -29,7 +29,7 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: ratelimit-deps ratelimit-service lint-ratelimit-service check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build native echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e e2e-wasm e2e-native validate test demo demo-chain bench guest-profile clean
+.PHONY: ratelimit-deps ratelimit-service lint-ratelimit-service check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build native echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e e2e-wasm e2e-native validate test demo demo-chain bench native-profile guest-profile clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
@@ -45,6 +45,7 @@ help:
 	@echo "make oci       each module as an OCI image (Istio's Wasm image format) under target/oci"
 	@echo "make bench     what each filter costs per request, against native Envoy filters"
 	@echo "make guest-profile the filters' own time per request inside the Wasm guest"
+	@echo "make native-profile where a native bench row's time goes inside Envoy (perf; ROW=chain-dm)"
 	@echo "make clean     remove build output, the venv and demo state"
 
 toolchain:
@@ -233,6 +234,13 @@ bench: build native envoy ratelimit-deps
 
 # The guest's own time per request and phase, per bench configuration,
 # compiled to Wasm and run under Wasmtime (host calls cost nothing there).
+# Where a native bench row's time goes inside Envoy (perf, a build with
+# symbols in target/native-profile): ROW=chain-dm by default.
+native-profile: envoy apt-tools
+	command -v perf >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf; }
+	ROW=$(or $(ROW),chain-dm) SECONDS_SAMPLED=$(or $(SAMPLE),6) $(VENV)/bin/python tools/native-profile.py
+
 guest-profile: toolchain venv
 	cargo run --release --target $(TARGET) -p meshwasm-chain --example guest_profile
 
