@@ -4,7 +4,6 @@ use crate::config::ApiKeyConfig;
 use meshwasm_core::config::compile_each;
 use meshwasm_core::{ConfigError, HeaderName};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// The configured keys, as SHA-256 digests.
 #[derive(Debug)]
@@ -51,7 +50,7 @@ impl ApiKeys {
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
         for (candidate, name) in &self.consumers {
-            if bool::from(candidate.ct_eq(&digest)) {
+            if crate::digest::same(candidate, &digest) {
                 found = Some(name.as_str());
             }
         }

@@ -1,6 +1,7 @@
 //! HTTP Basic authentication (RFC 7617) against hashed passwords.
 
 use crate::config::BasicConfig;
+use crate::digest;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use meshwasm_core::config::compile_each;
@@ -8,7 +9,6 @@ use meshwasm_core::ConfigError;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use subtle::ConstantTimeEq;
 
 /// A stored password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +42,8 @@ impl PasswordHash {
     /// Whether `password` hashes to this, compared in constant time.
     fn matches(&self, password: &[u8]) -> bool {
         match self {
-            Self::Sha1(digest) => <[u8; 20]>::from(Sha1::digest(password))
-                .ct_eq(digest)
-                .into(),
-            Self::Sha256(digest) => <[u8; 32]>::from(Sha256::digest(password))
-                .ct_eq(digest)
-                .into(),
+            Self::Sha1(digest) => digest::same(&Sha1::digest(password).into(), digest),
+            Self::Sha256(digest) => digest::same(&Sha256::digest(password).into(), digest),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod api_key;
 pub mod basic;
 pub mod config;
 pub mod credentials;
+pub mod digest;
 pub mod ext_authz;
 pub mod filter;
 pub mod jwt;
