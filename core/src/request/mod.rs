@@ -87,7 +87,8 @@ pub struct Request<'h> {
     singles: [OnceCell<Single>; SINGLE_READS],
     /// How many of `singles` were read from the proxy.
     reads: Cell<usize>,
-    /// The whole request header map, read at the second header.
+    /// The whole request header map, read once the plan's single reads
+    /// are used up (in Wasm, at the second header).
     map: OnceCell<Headers>,
     /// The client address, and the trusted hops it was found with.
     client: OnceCell<(u32, Option<ClientAddress>)>,
