@@ -131,22 +131,20 @@ struct Http<S> {
 impl<S: Stage> Context for Http<S> {
     fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
         let response = read_call_response(headers, body_size);
-        let flow = stage::call_response(
+        let flow = stage::request_phase(
             &mut self.stage,
             &mut Request::planned(&mut ProxyHost, Some(&self.plans.call_response)),
-            token,
-            &response,
+            |stage, request| stage.on_call_response(request, token, &response),
         );
         resume(flow);
     }
 
     fn on_grpc_call_response(&mut self, token: u32, status: u32, size: usize) {
         let response = read_grpc_response(status, size);
-        let flow = stage::grpc_response(
+        let flow = stage::request_phase(
             &mut self.stage,
             &mut Request::planned(&mut ProxyHost, Some(&self.plans.call_response)),
-            token,
-            &response,
+            |stage, request| stage.on_grpc_response(request, token, &response),
         );
         resume(flow);
     }
@@ -167,9 +165,10 @@ fn resume(flow: Flow) {
 
 impl<S: Stage> HttpContext for Http<S> {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match stage::request_headers(
+        match stage::request_phase(
             &mut self.stage,
             &mut Request::planned(&mut ProxyHost, Some(&self.plans.request_headers)),
+            |stage, request| stage.on_request_headers(request),
         ) {
             Flow::Continue => Action::Continue,
             Flow::Respond(answer) => {

@@ -296,8 +296,7 @@ pub trait Stage {
     /// while the request was held, and `request` is that callback's view: a
     /// stage may keep what the view already knows
     /// ([`Request::known_header`]), at no host call, for a later phase.
-    /// Adapters call it through [`request_headers`], [`call_response`] and
-    /// [`grpc_response`].
+    /// Adapters call it through [`request_phase`].
     fn on_request_seen(&mut self, _request: &Request<'_>) {}
 
     /// The response headers have arrived (from the upstream, or from a
@@ -309,36 +308,15 @@ pub trait Stage {
     fn on_log(&mut self, _request: &mut Request<'_>) {}
 }
 
-/// The request headers have arrived: the stage's hook, then
-/// [`Stage::on_request_seen`] with the same view. What an adapter runs.
-pub fn request_headers<S: Stage + ?Sized>(stage: &mut S, request: &mut Request<'_>) -> Flow {
-    let flow = stage.on_request_headers(request);
-    stage.on_request_seen(request);
-    flow
-}
-
-/// A call's answer has come: the stage's hook, then
-/// [`Stage::on_request_seen`] with the same view. What an adapter runs.
-pub fn call_response<S: Stage + ?Sized>(
+/// Runs a request-phase hook (`on_request_headers`, `on_call_response`,
+/// `on_grpc_response`), then [`Stage::on_request_seen`] with the same view:
+/// what an adapter runs for each of them.
+pub fn request_phase<S: Stage + ?Sized>(
     stage: &mut S,
     request: &mut Request<'_>,
-    token: u32,
-    response: &CallResponse,
+    hook: impl FnOnce(&mut S, &mut Request<'_>) -> Flow,
 ) -> Flow {
-    let flow = stage.on_call_response(request, token, response);
-    stage.on_request_seen(request);
-    flow
-}
-
-/// A gRPC call's answer has come: the stage's hook, then
-/// [`Stage::on_request_seen`] with the same view. What an adapter runs.
-pub fn grpc_response<S: Stage + ?Sized>(
-    stage: &mut S,
-    request: &mut Request<'_>,
-    token: u32,
-    response: &GrpcResponse,
-) -> Flow {
-    let flow = stage.on_grpc_response(request, token, response);
+    let flow = hook(stage, request);
     stage.on_request_seen(request);
     flow
 }

@@ -459,9 +459,10 @@ impl<F: Filter> Stream<F> {
         let plan = &self.worker.plans.request_headers;
         let mut host = self.host(Owner::Stage);
         self.with_stage(|stage| {
-            Act::from(stage::request_headers(
+            Act::from(stage::request_phase(
                 stage,
                 &mut Request::planned(&mut host, Some(plan)),
+                |stage, request| stage.on_request_headers(request),
             ))
         })
         .unwrap_or(Act::Continue)
@@ -491,11 +492,10 @@ impl<F: Filter> Stream<F> {
                 let plan = &self.worker.plans.call_response;
                 let mut host = self.host(Owner::Stage);
                 self.with_stage(|stage| {
-                    Act::from(stage::call_response(
+                    Act::from(stage::request_phase(
                         stage,
                         &mut Request::planned(&mut host, Some(plan)),
-                        call.token,
-                        response,
+                        |stage, request| stage.on_call_response(request, call.token, response),
                     ))
                 })
                 .unwrap_or(Act::Hold)

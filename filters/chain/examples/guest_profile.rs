@@ -49,9 +49,10 @@ fn profile<F: Filter>(config: serde_json::Value) -> [f64; 2] {
             let mut host = support::bench_request(&proxy);
             let mut stage = filter.stage();
             let start = Instant::now();
-            stage::request_headers(
+            stage::request_phase(
                 &mut stage,
                 &mut Request::planned(&mut host, Some(request_plan)),
+                |stage, request| stage.on_request_headers(request),
             );
             let middle = Instant::now();
             stage.on_log(&mut Request::planned(&mut host, Some(log_plan)));

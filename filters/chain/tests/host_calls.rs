@@ -45,9 +45,10 @@ fn calls_with<F: Filter>(
     for _ in 0..2 {
         let mut host = bench_request(&proxy);
         let mut stage = filter.stage();
-        let flow = stage::request_headers(
+        let flow = stage::request_phase(
             &mut stage,
             &mut Request::planned(&mut host, Some(request_plan)),
+            |stage, request| stage.on_request_headers(request),
         );
         assert_eq!(flow, Flow::Continue);
         let request = host.take_host_calls();

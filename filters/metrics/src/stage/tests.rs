@@ -228,7 +228,9 @@ fn what_the_request_phase_knew_is_kept_and_the_end_reads_no_header() {
         // Another stage of a chain read the method and wrote the consumer
         // into the same view.
         let mut request = host.view();
-        meshwasm_core::stage::request_headers(&mut stage, &mut request);
+        meshwasm_core::stage::request_phase(&mut stage, &mut request, |s, r| {
+            s.on_request_headers(r)
+        });
         request.method().unwrap();
         request
             .set_header(HeaderMap::Request, "x-meshwasm-consumer", "carol")
