@@ -104,6 +104,19 @@ pub fn compile_each<T, U>(
         .collect()
 }
 
+/// Builds the runtime form of an optional section (the compile step that
+/// follows [`Validate`]): `compile` reports paths relative to the section,
+/// which are named under `field` (`jwt.providers[0]`).
+pub fn compile_section<T, U>(
+    field: &str,
+    section: Option<T>,
+    compile: impl FnOnce(T) -> Result<U, ConfigError>,
+) -> Result<Option<U>, ConfigError> {
+    section
+        .map(|s| compile(s).map_err(|e| e.within(field)))
+        .transpose()
+}
+
 /// Validates each item of a list, as [`validate_each`], and checks that no
 /// two items share a name (rules are named in stats and logs).
 pub fn validate_named<T: Validate>(

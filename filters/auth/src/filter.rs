@@ -8,6 +8,7 @@ use crate::credentials;
 use crate::ext_authz::ExtAuthz;
 use crate::jwt::Jwt;
 use crate::rules::Rules;
+use meshwasm_core::config::compile_section;
 use meshwasm_core::metrics::CounterFamily;
 use meshwasm_core::{ConfigError, Proxy};
 
@@ -38,11 +39,7 @@ impl Auth {
     /// Builds the filter from a validated configuration.
     pub(crate) fn compile(config: AuthConfig) -> Result<Self, ConfigError> {
         // Each part builds from its own section, naming fields within it.
-        let jwt = config
-            .jwt
-            .as_ref()
-            .map(|c| Jwt::new(c).map_err(|e| e.within("jwt")))
-            .transpose()?;
+        let jwt = compile_section("jwt", config.jwt.as_ref(), Jwt::new)?;
         let ext_authz = config.ext_authz.as_ref().map(ExtAuthz::new);
         let mut owned_headers = vec![config.identity_header.as_str().to_owned()];
         let claim_headers = jwt
@@ -57,16 +54,8 @@ impl Auth {
             }
         }
         Ok(Self {
-            api_keys: config
-                .api_key
-                .as_ref()
-                .map(|c| ApiKeys::new(c).map_err(|e| e.within("api_key")))
-                .transpose()?,
-            basic: config
-                .basic
-                .as_ref()
-                .map(|c| BasicUsers::new(c).map_err(|e| e.within("basic")))
-                .transpose()?,
+            api_keys: compile_section("api_key", config.api_key.as_ref(), ApiKeys::new)?,
+            basic: compile_section("basic", config.basic.as_ref(), BasicUsers::new)?,
             rules: Rules::new(&config),
             jwt,
             ext_authz,

@@ -14,6 +14,7 @@ use meshwasm_auth::config::AuthConfig;
 use meshwasm_auth::stage::AuthStage;
 use meshwasm_auth::Auth;
 use meshwasm_core::chain::Chain;
+use meshwasm_core::config::compile_section;
 use meshwasm_core::{CallResponse, ConfigError, Filter, Proxy, Validate};
 use meshwasm_header_router::config::HeaderRouterConfig;
 use meshwasm_header_router::stage::HeaderRouterStage;
@@ -63,9 +64,7 @@ impl Validate for ChainConfig {
 
 /// Builds a part's filter.
 fn build<F: Filter>(name: &str, config: Option<F::Config>) -> Result<Option<Rc<F>>, ConfigError> {
-    config
-        .map(|c| F::new(c).map(Rc::new).map_err(|e| e.within(name)))
-        .transpose()
+    compile_section(name, config, |c| F::new(c).map(Rc::new))
 }
 
 /// The configured filters, in chain order.
