@@ -963,13 +963,18 @@ def cpus() -> tuple[list, list]:
     return ["taskset", "-c", str(available[0])], ["taskset", "-c", str(available[1])]
 
 
-def wrk(port: int, headers: dict, seconds: int, connections: int, cpu: list) -> dict:
+def wrk_command(port: int, headers: dict, seconds: int, connections: int, cpu: list) -> list:
+    """The load for a row: one wrk thread, keep-alive, the row's headers;
+    it prints a `BENCH-JSON` report line."""
     command = cpu + ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(WRK_REPORT)]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run(
-        command + [f"http://127.0.0.1:{port}{PATH}"], check=True, capture_output=True, text=True
-    ).stdout
+    return command + [f"http://127.0.0.1:{port}{PATH}"]
+
+
+def wrk(port: int, headers: dict, seconds: int, connections: int, cpu: list) -> dict:
+    command = wrk_command(port, headers, seconds, connections, cpu)
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     report = next(line for line in output.splitlines() if line.startswith("BENCH-JSON "))
     return json.loads(report.removeprefix("BENCH-JSON "))
 

@@ -124,9 +124,7 @@ def main() -> None:
         bench.check(row, envoy)
         bench.wrk(envoy.port, row.headers, 1, 16, wrk_cpu)
         load = subprocess.Popen(
-            wrk_cpu + ["wrk", "-t1", "-c16", f"-d{seconds + 2}s", "-s", str(bench.WRK_REPORT)]
-            + [arg for name, value in row.headers.items() for arg in ("-H", f"{name}: {value}")]
-            + [f"http://127.0.0.1:{envoy.port}{bench.PATH}"],
+            bench.wrk_command(envoy.port, row.headers, seconds + 2, 16, wrk_cpu),
             stdout=subprocess.PIPE,
             text=True,
         )
