@@ -11,6 +11,9 @@
 use serde::de::DeserializeOwned;
 use std::fmt;
 
+pub mod checked;
+mod field_path;
+
 /// The largest configuration accepted, in bytes.
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
 
@@ -176,11 +179,8 @@ pub fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ConfigEr
         Some(_) => return Err(ConfigError::new("", "must be a JSON object")),
     };
     let mut de = serde_json::Deserializer::from_slice(text);
-    let config: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
-        ConfigError::new(field, e.into_inner().to_string())
-    })?;
+    let config = T::deserialize(&mut de)
+        .map_err(|e| ConfigError::new(field_path::of(text, &e), e.to_string()))?;
     de.end()
         .map_err(|e| ConfigError::new("", format!("trailing characters: {e}")))?;
     config.validate()?;

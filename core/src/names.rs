@@ -11,14 +11,19 @@ const MAX_HEADER_NAME_BYTES: usize = 256;
 /// An HTTP header name from a configuration: a non-empty RFC 9110 token
 /// (or an HTTP/2 pseudo-header such as `:authority`), stored lowercase as
 /// Envoy stores header names.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(
     feature = "schema",
     derive(schemars::JsonSchema),
     schemars(with = "String")
 )]
-#[serde(try_from = "String")]
 pub struct HeaderName(Cow<'static, str>);
+
+impl<'de> Deserialize<'de> for HeaderName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::config::checked::string(d)
+    }
+}
 
 impl HeaderName {
     /// A name known when the code is written, checked when it compiles:

@@ -67,8 +67,7 @@ impl TryFrom<String> for Regex {
 
 impl<'de> Deserialize<'de> for Regex {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let source = String::deserialize(d)?;
-        Self::try_from(source).map_err(serde::de::Error::custom)
+        crate::config::checked::string(d)
     }
 }
 

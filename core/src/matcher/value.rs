@@ -6,8 +6,7 @@ use serde::Deserialize;
 /// A condition on one named value (a header, a query parameter, a
 /// cookie). In a configuration: `name` and exactly one of `exact`,
 /// `prefix`, `suffix`, `contains`, `regex` and `present`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "Written<N>", bound(deserialize = "N: Deserialize<'de>"))]
+#[derive(Debug, Clone)]
 pub struct ValueMatch<N = String> {
     /// The value's name.
     pub name: N,
@@ -68,6 +67,12 @@ impl<N: schemars::JsonSchema> schemars::JsonSchema for ValueMatch<N> {
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
         Written::<N>::json_schema(generator)
+    }
+}
+
+impl<'de, N: Deserialize<'de>> Deserialize<'de> for ValueMatch<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::config::checked::object::<_, Written<N>, _>(d, "Written")
     }
 }
 

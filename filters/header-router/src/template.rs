@@ -40,15 +40,20 @@ pub enum Piece {
 }
 
 /// A parsed template.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(
     feature = "schema",
     derive(schemars::JsonSchema),
     schemars(with = "String")
 )]
-#[serde(try_from = "String")]
 pub struct Template {
     pieces: Vec<Piece>,
+}
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        meshwasm_core::config::checked::string(d)
+    }
 }
 
 impl Template {
