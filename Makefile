@@ -84,7 +84,7 @@ apt-tools:
 # The one-context module builds in a cargo invocation of its own: with the
 # filters' modules in the same one, their entry points would be linked in.
 build: toolchain wasm-opt
-	cargo build --release --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-empty-filter
+	cargo build --release --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-empty-filter -p meshwasm-host-call-probe
 	cargo build --release --target $(TARGET) -p meshwasm-chain
 	@for f in $(FILTERS) chain; do \
 		w=$(WASM_DIR)/meshwasm_$${f//-/_}.wasm; \
@@ -164,7 +164,7 @@ lint: toolchain
 	cargo clippy --workspace --exclude meshwasm-ratelimit-service --all-targets -- -D warnings
 	cargo clippy -p meshwasm-core $(FILTER_PACKAGES) -p meshwasm-native-probe -p meshwasm-native-bare --features native --all-targets -- -D warnings
 	cargo clippy -p meshwasm-chain --features native --all-targets -- -D warnings
-	cargo clippy --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-chain -p meshwasm-core -p meshwasm-empty-filter --all-targets -- -D warnings
+	cargo clippy --target $(TARGET) $(FILTER_PACKAGES) -p meshwasm-chain -p meshwasm-core -p meshwasm-empty-filter -p meshwasm-host-call-probe --all-targets -- -D warnings
 
 unit:
 	cargo test --workspace --exclude meshwasm-e2e --exclude meshwasm-ratelimit-service

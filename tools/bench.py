@@ -117,6 +117,10 @@ MAX_CHAIN_RSS_BYTES = 10_000_000
 # come into play on a machine where every equivalent costs several µs), and
 # the native chain below the empty Wasm filter.
 NATIVE_FACTOR = 1.5
+# The host calls of each kind one request makes in each phase, per bench row
+# (counted by filters/chain/tests/host_calls.rs); the `floor-<row>` rows make
+# them with no filter around them (tools/host-call-probe).
+HOST_CALLS = json.loads((ROOT / "tools/bench-configs/host-calls.json").read_text())
 # Labelled counter updates per request in the `metric-updates-dm` row: the
 # slope against `empty-dm` is what one costs in Envoy's dynamic-module ABI.
 PROBE_UPDATES = 10
@@ -622,6 +626,22 @@ def rows() -> list:
             load,
             [ok()],
         ),
+    ]
+    # What each Wasm row's host calls cost where it makes them, and nothing
+    # else (tools/host-call-probe): the row's floor.
+    out += [
+        Row(
+            f"floor-{row}",
+            f"the host calls one `{row}` request makes ({sum(sum(p.values()) for p in calls.values())}), "
+            "made by a probe doing nothing else",
+            [wasm("probe", "host_call_probe", calls)],
+            load,
+            [ok()],
+        )
+        for row, calls in HOST_CALLS.items()
+        if not row.endswith("-dm")
+    ]
+    out += [
         Row(
             "native-jwt-authn",
             "Envoy jwt_authn: the RS256 token, inline JWKS, its JWT cache on",
@@ -865,6 +885,26 @@ class Envoy:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def memory_parts_kb(self) -> dict:
+        """Where Envoy's memory is (kB): what its allocator has handed out
+        and not had back (`allocated`, from the admin `/memory`), what the
+        allocator keeps free for reuse instead of returning it to the system
+        (its free pages and per-thread caches), and the resident executable
+        pages Envoy mapped itself, which hold the code V8 compiled."""
+        heap = {k: int(v) for k, v in json.loads(http_get(self.admin_port, "/memory")[1]).items()}
+        code, executable = 0, False
+        for line in Path(f"/proc/{self.process.pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                executable = fields[1] == "rwxp" and len(fields) == 5  # anonymous, writable code
+            elif fields[0] == "Rss:" and executable:
+                code += int(fields[1])
+        return {
+            "allocated_kb": heap["allocated"] // 1024,
+            "allocator_free_kb": (heap["pageheap_free"] + heap["total_thread_cache"]) // 1024,
+            "jit_code_kb": code,
+        }
+
     def rss_kb(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -1063,13 +1103,20 @@ def memory_sample(row: Row, args: argparse.Namespace, rnd: int) -> dict:
         check(row, envoy)
         result = wrk(envoy.port, row.headers, MEMORY_SECONDS, max(args.connections, MEMORY_MIN_CONNECTIONS), [])
         rss = envoy.rss_kb()
+        parts = envoy.memory_parts_kb()
         per_worker = [envoy.counter(f".worker_{w}.downstream_cx_total") for w in range(MEMORY_CONCURRENCY)]
     errors = {k: v for k, v in result["errors"].items() if v}
     if errors:
         raise RuntimeError(f"{row.name} (memory): wrk saw errors {errors} (status: answers not 2xx/3xx)")
     if min(per_worker) == 0:
         raise RuntimeError(f"{row.name} (memory): a worker served no connection ({per_worker} per worker)")
-    return {"round": rnd, "requests": result["requests"], "connections_per_worker": per_worker, "rss_kb": rss}
+    return {
+        "round": rnd,
+        "requests": result["requests"],
+        "connections_per_worker": per_worker,
+        "rss_kb": rss,
+        **parts,
+    }
 
 
 # --- results ----------------------------------------------------------------
@@ -1219,6 +1266,42 @@ def native_floor(summary: dict) -> dict:
     return out
 
 
+# Each Wasm row with counted host calls, and the bound its target puts on it
+# (in added CPU µs), from what `empty-wasm` adds.
+FLOOR_TARGETS = {
+    "auth-api-key": lambda empty: empty + EMPTY_SLACK_US,
+    "rate-limit": lambda empty: empty + EMPTY_SLACK_US,
+    "header-router": lambda empty: empty + EMPTY_SLACK_US,
+    "metrics": lambda empty: empty + METRICS_SLACK_US,
+    "chain-1-module": lambda empty: empty * CHAIN_FACTOR,
+}
+
+
+def host_call_floors(summary: dict) -> list:
+    """Each Wasm row against its floor (`floor-<row>`: its host calls made
+    by a probe doing nothing else, the probe's VM entries included) and its
+    target's bound, on added CPU µs (medians)."""
+    if "empty-wasm" not in summary:
+        return []
+    empty = summary["empty-wasm"]["added_cpu_us"]
+    out = []
+    for row, bound in FLOOR_TARGETS.items():
+        if row not in summary or f"floor-{row}" not in summary:
+            continue
+        floor = summary[f"floor-{row}"]["added_cpu_us"]
+        out.append(
+            {
+                "row": row,
+                "added_cpu_us": summary[row]["added_cpu_us"],
+                "empty_wasm_us": empty,
+                "host_calls": sum(sum(p.values()) for p in HOST_CALLS[row].values()),
+                "floor_us": floor,
+                "target_us": bound(empty),
+            }
+        )
+    return out
+
+
 def size_targets(sizes: dict) -> list:
     """Each built module against its size limit (the empty filter has none)."""
     out = []
@@ -1233,17 +1316,28 @@ def size_targets(sizes: dict) -> list:
     return out
 
 
+# The parts of Envoy's memory each memory sample records (Envoy.memory_parts_kb).
+MEMORY_PARTS = ["allocated_kb", "allocator_free_kb", "jit_code_kb"]
+
+
 def summarize_memory(samples: dict) -> dict:
     """Medians over rounds: VmRSS, and what a row adds over the same round's
-    `empty-wasm` and `baseline` (kB of 1024 bytes, as /proc reports them)."""
-    by_round = {ref: {s["round"]: s["rss_kb"] for s in samples.get(ref, [])} for ref in ("empty-wasm", "baseline")}
+    `empty-wasm` and `baseline` (kB of 1024 bytes, as /proc reports them);
+    and for each part of the memory, what the row adds over `empty-wasm`."""
+
+    def added(row_samples: list, ref: str, measure: str) -> float | None:
+        by_round = {s["round"]: s[measure] for s in samples.get(ref, [])}
+        diffs = [s[measure] - by_round[s["round"]] for s in row_samples if s["round"] in by_round]
+        return statistics.median(diffs) if diffs else None
+
     summary = {}
     for name, row_samples in samples.items():
-        entry = {"rss_kb": statistics.median(s["rss_kb"] for s in row_samples)}
-        for ref, key in (("empty-wasm", "added_over_empty_kb"), ("baseline", "added_over_baseline_kb")):
-            added = [s["rss_kb"] - by_round[ref][s["round"]] for s in row_samples if s["round"] in by_round[ref]]
-            entry[key] = statistics.median(added) if added else None
-        summary[name] = entry
+        summary[name] = {
+            "rss_kb": statistics.median(s["rss_kb"] for s in row_samples),
+            "added_over_empty_kb": added(row_samples, "empty-wasm", "rss_kb"),
+            "added_over_baseline_kb": added(row_samples, "baseline", "rss_kb"),
+            "parts_added_over_empty_kb": {part: added(row_samples, "empty-wasm", part) for part in MEMORY_PARTS},
+        }
     return summary
 
 
@@ -1257,7 +1351,11 @@ def memory_target(memory: dict) -> dict:
     if added_kb is None:
         return {"target": target, "measured": "not measured", "met": None}
     added = added_kb * 1024
-    measured = f"{added / 1e6:+.1f} MB"
+    parts = memory["chain-1-module"]["parts_added_over_empty_kb"]
+    measured = (
+        f"{added / 1e6:+.1f} MB (live heap {mb(parts['allocated_kb'], '+')}, allocator's free "
+        f"{mb(parts['allocator_free_kb'], '+')}, compiled code {mb(parts['jit_code_kb'], '+')})"
+    )
     return {"target": target, "measured": measured, "added_bytes": added, "met": added <= MAX_CHAIN_RSS_BYTES}
 
 
@@ -1348,6 +1446,34 @@ def floor_lines(floor: dict) -> list:
     return lines
 
 
+def floors_lines(floors: list) -> list:
+    """Each Wasm row against its floor and its target's bound."""
+    if not floors:
+        return []
+    lines = [
+        "",
+        "### The floor under each Wasm row",
+        "",
+        "`floor-<row>` makes the host calls one request of `<row>` makes, of each kind and in each",
+        "phase, from a probe that does nothing else (`tools/host-call-probe`; the calls are counted by",
+        "`filters/chain/tests/host_calls.rs` into",
+        "[`host-calls.json`](../tools/bench-configs/host-calls.json)): what entering the VM and",
+        "those calls cost on this machine, where the row makes them. Above the floor is the guest's",
+        "own work and what Envoy does because of it. Where the target's bound is below the floor, no",
+        "guest code meets the target here: only fewer host calls would.",
+        "",
+        "| row | added CPU µs | `empty-wasm` | host calls | floor | above the floor | target's bound | bound − floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in floors:
+        lines.append(
+            f"| `{f['row']}` | {f['added_cpu_us']:.1f} | {f['empty_wasm_us']:.1f} | {f['host_calls']} "
+            f"| {f['floor_us']:.1f} | {f['added_cpu_us'] - f['floor_us']:+.1f} "
+            f"| {f['target_us']:.1f} | {f['target_us'] - f['floor_us']:+.1f} |"
+        )
+    return lines
+
+
 def markdown(report: dict) -> str:
     m, s, memory = report["machine"], report["settings"], report["memory"]
     took = f"about {report['minutes']:.0f} minutes" if report["minutes"] >= 1.5 else "about a minute"
@@ -1416,6 +1542,7 @@ def markdown(report: dict) -> str:
     lines += [
         f"| {t['target']} | {verdict(t['added_us'])} | {verdict(t['added_cpu_us'])} |" for t in report["targets"]
     ]
+    lines += floors_lines(report["host_call_floors"])
     lines += [
         "",
         "### Module size",
@@ -1443,13 +1570,22 @@ def markdown(report: dict) -> str:
             f"median of {s['rounds']} rounds; *added* is the median of the differences with the same round's",
             "reference row. MB are 10⁶ bytes.",
             "",
-            "| row | RSS MB | added over `empty-wasm` MB | added over `baseline` MB |",
-            "|---|---:|---:|---:|",
+            "Over `empty-wasm`, the RSS a row adds is split three ways (from Envoy's admin `/memory`",
+            "and its `smaps`): *live heap*, what Envoy's allocator has handed out and not had back (the",
+            "modules' instances, their linear memories, V8's data about them); *allocator's free*,",
+            "memory freed again (mostly by V8 once it compiled the module) that the allocator keeps",
+            "for reuse rather than return to the system; *compiled code*, V8's executable pages.",
+            "",
+            "| row | RSS MB | added over `empty-wasm` MB | live heap | allocator's free | compiled code "
+            "| added over `baseline` MB |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, r in memory["rows"].items():
+            parts = r["parts_added_over_empty_kb"]
             lines.append(
                 f"| `{name}` | {mb(r['rss_kb'])} | {mb(r['added_over_empty_kb'], '+')} "
-                f"| {mb(r['added_over_baseline_kb'], '+')} |"
+                + "".join(f"| {mb(parts[p], '+')} " for p in MEMORY_PARTS)
+                + f"| {mb(r['added_over_baseline_kb'], '+')} |"
             )
     else:
         lines.append("Not measured: none of its rows was run.")
@@ -1687,6 +1823,7 @@ def main() -> None:
     report["memory"]["target"] = memory_target(memory)
     report["native_comparisons"] = native_comparisons(summary)
     report["native_floor"] = native_floor(summary)
+    report["host_call_floors"] = host_call_floors(summary)
     output = ROOT / args.output
     output.parent.mkdir(parents=True, exist_ok=True)
     text = markdown(report)

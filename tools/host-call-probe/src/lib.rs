@@ -1,0 +1,179 @@
+//! What a filter's host calls cost in Envoy, with no filter around them.
+//!
+//! Configured with the host calls of each kind to make in each phase, in
+//! the form `tools/bench-configs/host-calls.json` gives them for a bench
+//! row (`{"request": {"header": 1, "now": 1}, "response": {}, "log": {}}`),
+//! the filter makes exactly those calls when the request's headers arrive,
+//! when the response's arrive and when the exchange is logged, and does
+//! nothing else. `tools/bench.py` runs it as `floor-<row>`: what the row's
+//! host calls cost where the row makes them, beside the empty filter's
+//! entry into the VM, measured rather than summed from prices taken one
+//! kind at a time (twenty calls in a row cost less each than one call amid
+//! a request's other work). The kinds are the ones the in-memory test host
+//! counts (`meshwasm_core::testing`).
+//!
+//! It is built beside the filters (`make build`) and never deployed.
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, MapType, MetricType, Status};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Registers the probe's root context. Called when the VM starts.
+pub fn start() {
+    proxy_wasm::set_root_context(|_| Box::new(ProbeRoot::default()));
+}
+
+// The module's entry point (inside a `const` block, as
+// `meshwasm_core::export_filter!` does, so that it needs no doc comment).
+#[cfg(target_arch = "wasm32")]
+const _: () = {
+    proxy_wasm::main! {{
+        start();
+    }}
+};
+
+/// A kind of host call, named as `meshwasm_core::testing` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    /// Read one request header (`x-tenant`).
+    Header,
+    /// Read the whole request header map.
+    Headers,
+    /// Set a request header.
+    SetHeader,
+    /// Remove a request header (one the request does not have).
+    RemoveHeader,
+    /// Ask Envoy to pick the route again.
+    ClearRouteCache,
+    /// Increment a counter.
+    IncrementMetric,
+    /// Record a histogram sample.
+    RecordMetric,
+    /// Read a property (`xds.route_name`, as metrics reads it).
+    Property,
+    /// Read the clock.
+    Now,
+    /// Read a shared-data key.
+    SharedGet,
+    /// Write a shared-data key.
+    SharedSet,
+}
+
+/// The calls of each kind to make in one phase.
+type Calls = BTreeMap<Kind, u32>;
+
+/// The configuration: the calls of each phase.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Plan {
+    #[serde(default)]
+    request: Calls,
+    #[serde(default)]
+    response: Calls,
+    #[serde(default)]
+    log: Calls,
+    /// The metrics the calls update, defined at configuration.
+    #[serde(skip)]
+    counter: u32,
+    #[serde(skip)]
+    histogram: u32,
+}
+
+/// The root context: reads the configuration and defines the metrics.
+#[derive(Default)]
+struct ProbeRoot {
+    plan: Option<Rc<Plan>>,
+}
+
+impl Context for ProbeRoot {}
+
+impl RootContext for ProbeRoot {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        let mut plan: Plan = match serde_json::from_slice(&bytes) {
+            Ok(plan) => plan,
+            Err(err) => {
+                log::error!("host-call probe: bad configuration: {err}");
+                return false;
+            }
+        };
+        let counter = hostcalls::define_metric(MetricType::Counter, "probe_counter");
+        let histogram = hostcalls::define_metric(MetricType::Histogram, "probe_histogram");
+        match (counter, histogram) {
+            (Ok(counter), Ok(histogram)) => {
+                plan.counter = counter;
+                plan.histogram = histogram;
+                self.plan = Some(Rc::new(plan));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let plan = self.plan.clone()?;
+        Some(Box::new(ProbeHttp { plan }))
+    }
+}
+
+/// One request: makes the plan's calls in each phase.
+struct ProbeHttp {
+    plan: Rc<Plan>,
+}
+
+impl Context for ProbeHttp {}
+
+impl HttpContext for ProbeHttp {
+    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        make(&self.plan, &self.plan.request);
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        make(&self.plan, &self.plan.response);
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        make(&self.plan, &self.plan.log);
+    }
+}
+
+/// Makes one phase's calls.
+fn make(plan: &Plan, calls: &Calls) {
+    for (&kind, &n) in calls {
+        for i in 0..n {
+            // A failed call is still a call made: the probe measures calls.
+            let _ = call(plan, kind, i);
+        }
+    }
+}
+
+/// Makes the `i`th call of a kind, as meshwasm's adapter makes it.
+fn call(plan: &Plan, kind: Kind, i: u32) -> Result<(), Status> {
+    const HEADERS: MapType = MapType::HttpRequestHeaders;
+    match kind {
+        Kind::Header => drop(hostcalls::get_map_value_bytes(HEADERS, "x-tenant")?),
+        Kind::Headers => drop(hostcalls::get_map_bytes(HEADERS)?),
+        Kind::SetHeader => hostcalls::set_map_value(HEADERS, "x-probe", Some("1"))?,
+        Kind::RemoveHeader => hostcalls::set_map_value(HEADERS, "x-probe-absent", None)?,
+        Kind::ClearRouteCache => {
+            drop(hostcalls::call_foreign_function("clear_route_cache", None)?);
+        }
+        Kind::IncrementMetric => hostcalls::increment_metric(plan.counter, 1)?,
+        Kind::RecordMetric => hostcalls::record_metric(plan.histogram, u64::from(i))?,
+        Kind::Property => drop(hostcalls::get_property(vec!["xds", "route_name"])?),
+        Kind::Now => drop(hostcalls::get_current_time()?),
+        Kind::SharedGet => drop(hostcalls::get_shared_data("probe")?),
+        Kind::SharedSet => hostcalls::set_shared_data("probe", Some(b"1"), None)?,
+    }
+    Ok(())
+}
