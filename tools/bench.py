@@ -758,19 +758,22 @@ def rows() -> list:
     ]
     if BEFORE_DIR:
         before = Path(BEFORE_DIR)
-        for name, what, module_name, cfg, probes, stats in [
-            ("auth-api-key", "auth", "auth", AUTH_API_KEY, [ok()] + api_key_refused, ["decision=.=allowed;.;reason=.=api_key"]),
-            ("rate-limit", "rate-limit", "rate_limit", RATE_LIMIT, [ok()], ["rule=.=per-tenant;.;decision=.=allowed"]),
-            ("header-router", "header-router", "header_router", HEADER_ROUTER, [ok(ROUTED_BODY)], ["rule=.=tenant-10;.;meshwasm_headerrouter_matches_total"]),
-            ("metrics", "metrics", "metrics", METRICS, [ok()], ["meshwasm_requests_total"]),
-            ("chain-1-module", "chain", "chain", chain_config, [ok(ROUTED_BODY)] + api_key_refused, chain_stats),
+        jwt_stats = ["decision=.=allowed;.;reason=.=jwt"]
+        for name, what, module_name, cfg, headers, probes, stats in [
+            ("auth-api-key", "auth", "auth", AUTH_API_KEY, load, [ok()] + api_key_refused, ["decision=.=allowed;.;reason=.=api_key"]),
+            ("auth-jwt-rs256", "auth", "auth", auth_jwt("rsa-a"), load, [ok()] + jwt_refused(rs256), jwt_stats),
+            ("auth-jwt-es256", "auth", "auth", auth_jwt("ec256"), load_es, [ok(headers=load_es)] + jwt_refused(es256), jwt_stats),
+            ("rate-limit", "rate-limit", "rate_limit", RATE_LIMIT, load, [ok()], ["rule=.=per-tenant;.;decision=.=allowed"]),
+            ("header-router", "header-router", "header_router", HEADER_ROUTER, load, [ok(ROUTED_BODY)], ["rule=.=tenant-10;.;meshwasm_headerrouter_matches_total"]),
+            ("metrics", "metrics", "metrics", METRICS, load, [ok()], ["meshwasm_requests_total"]),
+            ("chain-1-module", "chain", "chain", chain_config, load, [ok(ROUTED_BODY)] + api_key_refused, chain_stats),
         ]:
             out.append(
                 Row(
                     f"before-{name}",
                     f"`{name}` with the modules of {BEFORE_DIR} (an earlier build)",
                     [wasm(what, module_name, cfg, before)],
-                    load,
+                    headers,
                     probes,
                     stats,
                     optional=True,

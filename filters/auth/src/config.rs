@@ -154,7 +154,8 @@ pub struct JwtConfig {
     /// The issuers whose tokens are accepted.
     pub providers: Vec<JwtProvider>,
     /// How many verified tokens to remember, so a token's signature is
-    /// checked once; 0 turns the cache off.
+    /// checked once; 0 turns the cache off. Each entry keeps the token and
+    /// its claims.
     #[serde(default = "default_cache_entries")]
     pub cache_entries: usize,
 }

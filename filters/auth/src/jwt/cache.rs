@@ -4,7 +4,6 @@
 
 use super::claims::Window;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -27,16 +26,20 @@ impl Verified {
     }
 }
 
-/// A bounded map from a token's SHA-256 to what verifying it gave. The
-/// oldest entry goes first when it is full; entries are rechecked against
-/// the clock on every use, so an expired token never passes from here.
+/// A bounded map from a token to what verifying it gave. The token itself
+/// is the key (hashed with the standard library's keyed SipHash, then
+/// compared whole): a digest such as SHA-256 would cost more per request
+/// than the rest of a cache hit, as it reads every byte of a long token
+/// through many rounds. The oldest entry goes first when it is full;
+/// entries are rechecked against the clock on every use, so an expired
+/// token never passes from here.
 /// An entry stands only for the provider that verified it: [`super::Jwt`]
 /// uses it only where that provider is the one the token would go to.
 #[derive(Debug)]
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<[u8; 32], Rc<Verified>>,
-    order: VecDeque<[u8; 32]>,
+    entries: HashMap<Rc<str>, Rc<Verified>>,
+    order: VecDeque<Rc<str>>,
 }
 
 impl TokenCache {
@@ -49,24 +52,23 @@ impl TokenCache {
         }
     }
 
-    /// The digest a token is remembered by.
-    pub fn key(token: &str) -> [u8; 32] {
-        Sha256::digest(token.as_bytes()).into()
-    }
-
     /// What verifying this token gave before, if it is remembered.
-    pub fn get(&self, key: &[u8; 32]) -> Option<Rc<Verified>> {
-        self.entries.get(key).cloned()
+    pub fn get(&self, token: &str) -> Option<Rc<Verified>> {
+        self.entries.get(token).cloned()
     }
 
     /// Remembers a verified token, forgetting the oldest if full.
-    pub fn insert(&mut self, key: [u8; 32], verified: Rc<Verified>) {
+    pub fn insert(&mut self, token: &str, verified: Rc<Verified>) {
         if self.capacity == 0 {
             return;
         }
-        if self.entries.insert(key, verified).is_none() {
-            self.order.push_back(key);
+        if let Some(entry) = self.entries.get_mut(token) {
+            *entry = verified;
+            return;
         }
+        let token: Rc<str> = Rc::from(token);
+        self.entries.insert(Rc::clone(&token), verified);
+        self.order.push_back(token);
         while self.entries.len() > self.capacity {
             let Some(oldest) = self.order.pop_front() else {
                 break;
@@ -76,9 +78,9 @@ impl TokenCache {
     }
 
     /// Forgets a token (one that has expired).
-    pub fn remove(&mut self, key: &[u8; 32]) {
-        if self.entries.remove(key).is_some() {
-            self.order.retain(|k| k != key);
+    pub fn remove(&mut self, token: &str) {
+        if self.entries.remove(token).is_some() {
+            self.order.retain(|k| &**k != token);
         }
     }
 
@@ -117,30 +119,40 @@ mod tests {
     #[test]
     fn it_is_bounded_and_forgets_the_oldest() {
         let mut cache = TokenCache::new(2);
-        let (a, b, c) = (
-            TokenCache::key("a"),
-            TokenCache::key("b"),
-            TokenCache::key("c"),
-        );
-        cache.insert(a, verified(0));
-        cache.insert(b, verified(1));
-        cache.insert(a, verified(2));
+        cache.insert("a", verified(0));
+        cache.insert("b", verified(1));
+        cache.insert("a", verified(2));
         assert_eq!(cache.len(), 2);
-        cache.insert(c, verified(3));
+        assert_eq!(cache.get("a").unwrap().provider, 2);
+        cache.insert("c", verified(3));
         assert_eq!(cache.len(), 2);
-        assert!(cache.get(&a).is_none());
-        assert_eq!(cache.get(&b).unwrap().provider, 1);
-        cache.remove(&b);
-        assert!(cache.get(&b).is_none());
+        assert!(cache.get("a").is_none());
+        assert_eq!(cache.get("b").unwrap().provider, 1);
+        cache.remove("b");
+        assert!(cache.get("b").is_none());
         assert_eq!(cache.len(), 1);
         cache.clear();
-        assert!(cache.is_empty() && cache.get(&c).is_none());
+        assert!(cache.is_empty() && cache.get("c").is_none());
+    }
+
+    #[test]
+    fn only_the_same_token_is_found() {
+        let mut cache = TokenCache::new(4);
+        cache.insert("header.payload.signature", verified(0));
+        for other in [
+            "header.payload.signaturf",
+            "header.payload.signatur",
+            "Header.payload.signature",
+        ] {
+            assert!(cache.get(other).is_none(), "{other}");
+        }
+        assert!(cache.get("header.payload.signature").is_some());
     }
 
     #[test]
     fn a_zero_capacity_cache_remembers_nothing() {
         let mut cache = TokenCache::new(0);
-        cache.insert(TokenCache::key("a"), verified(0));
+        cache.insert("a", verified(0));
         assert!(cache.is_empty());
     }
 }

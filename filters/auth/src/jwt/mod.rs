@@ -128,8 +128,7 @@ impl Jwt {
         source: &TokenSource,
         now: u64,
     ) -> Result<Rc<Verified>, Refusal> {
-        let key = TokenCache::key(token);
-        let cached = self.cache.borrow().get(&key);
+        let cached = self.cache.borrow().get(token);
         // The provider a fresh verification would pick depends only on
         // `source` and the token's `iss`, which the remembered claims hold.
         let hit = cached.and_then(|verified| {
@@ -140,7 +139,7 @@ impl Jwt {
             return match provider.check_window(verified.window, now) {
                 Ok(()) => Ok(verified),
                 Err(error) => {
-                    self.cache.borrow_mut().remove(&key);
+                    self.cache.borrow_mut().remove(token);
                     Err(Refusal {
                         error,
                         provider: Some(verified.provider),
@@ -161,7 +160,7 @@ impl Jwt {
                 .verify(index, &parsed, now)
                 .map_err(|e| refuse(e, Some(index)))?,
         );
-        self.cache.borrow_mut().insert(key, Rc::clone(&verified));
+        self.cache.borrow_mut().insert(token, Rc::clone(&verified));
         Ok(verified)
     }
 }
