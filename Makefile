@@ -29,7 +29,7 @@ export CARGO_TARGET_WASM32_WASIP1_RUNNER := $(VENV)/bin/python $(ROOT)/tools/was
 # Two cores: e2e tests wait on Envoy more than they compute.
 E2E_THREADS ?= 4
 
-.PHONY: ratelimit-deps ratelimit-service lint-ratelimit-service check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build native echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e e2e-wasm e2e-native validate test demo demo-chain bench native-profile guest-profile clean
+.PHONY: ratelimit-deps ratelimit-service lint-ratelimit-service check-tool schemas help toolchain venv envoy apt-tools wasm-opt node build native echo oci istio-validate compose-validate lint unit fuzz wasm-test e2e e2e-wasm e2e-native validate test demo demo-chain bench native-profile wasm-profile guest-profile size-profile clean
 
 help:
 	@echo "make demo      a local service mesh with the filters in its sidecars, and a guided tour"
@@ -46,6 +46,8 @@ help:
 	@echo "make bench     what each filter costs per request, against native Envoy filters"
 	@echo "make guest-profile the filters' own time per request inside the Wasm guest"
 	@echo "make native-profile where a native bench row's time goes inside Envoy (perf; ROW=chain-dm)"
+	@echo "make wasm-profile where a Wasm bench row's time goes: guest code or Envoy's (perf; ROWS=...)"
+	@echo "make size-profile what the auth and chain modules' code is made of, by crate"
 	@echo "make clean     remove build output, the venv and demo state"
 
 toolchain:
@@ -240,6 +242,23 @@ native-profile: envoy apt-tools
 	command -v perf >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf; }
 	ROW=$(or $(ROW),chain-dm) SECONDS_SAMPLED=$(or $(SAMPLE),6) $(VENV)/bin/python tools/native-profile.py
+
+# Where a Wasm row's CPU time goes: the guest's compiled code or Envoy's own
+# (perf, by DSO), for the rows ROWS names (tools/wasm-profile.py).
+wasm-profile: envoy apt-tools
+	command -v perf >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf; }
+	$(VENV)/bin/python tools/wasm-profile.py $(or $(ROWS),chain-1-module floor-chain-1-module)
+
+# What each module's code is made of, by crate (tools/wasm-sizes.py): auth
+# and the chain built again with their function names, in target/size-profile.
+size-profile: toolchain
+	CARGO_PROFILE_RELEASE_STRIP=none cargo build --release --target $(TARGET) \
+		--target-dir target/size-profile -p meshwasm-auth
+	CARGO_PROFILE_RELEASE_STRIP=none cargo build --release --target $(TARGET) \
+		--target-dir target/size-profile -p meshwasm-chain
+	python3 tools/wasm-sizes.py target/size-profile/$(TARGET)/release/meshwasm_auth.wasm \
+		target/size-profile/$(TARGET)/release/meshwasm_chain.wasm
 
 guest-profile: toolchain venv
 	cargo run --release --target $(TARGET) -p meshwasm-chain --example guest_profile
