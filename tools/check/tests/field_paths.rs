@@ -1,12 +1,13 @@
 //! A configuration the modules refuse while parsing names the same field,
 //! with the same words, as a path-tracking deserialiser (`serde_path_to_error`,
 //! which the modules used before) would: checked on every shipped
-//! configuration, broken in every way a user can break one (an unknown field
-//! in each object, each value of the wrong type or out of range, each field
-//! missing or misspelt (an unknown variant in an enum),
-//! missing, strings that are not what the field holds), written compactly
-//! and pretty-printed. (Text that is not JSON is named where it breaks off,
-//! which such a parser cannot name: see `field_path`'s own tests.)
+//! configuration, broken in every way a user can break one: an unknown field
+//! in each object; each value of the wrong type, out of range (also beyond
+//! what JSON numbers hold) or a string that is not what the field holds (also
+//! one that is not Unicode); each field missing or misspelt, which in an enum
+//! is an unknown variant. Each is written compactly and pretty-printed.
+//! (Text that is not JSON is named where it breaks off, which such a parser
+//! cannot name: see `field_path`'s own tests.)
 // Helpers outside #[test] functions may fail a test by panicking.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -114,6 +115,9 @@ fn broken(config: &Value) -> Vec<Value> {
             json!("a b"),
             json!("("),
             json!("{nope"),
+            // Spliced into the text as written (see `spliced`).
+            json!(BIG_NUMBER),
+            json!(LONE_SURROGATE),
         ];
         for replacement in replacements {
             let mut c = config.clone();
@@ -134,6 +138,20 @@ fn broken(config: &Value) -> Vec<Value> {
         }
     }
     out
+}
+
+/// Stands for `1e400` (beyond an f64) until the text is written.
+const BIG_NUMBER: &str = "zz-big-number";
+/// Stands for the string `"\ud800"` (half a surrogate pair).
+const LONE_SURROGATE: &str = "zz-lone-surrogate";
+
+/// The text with the stand-ins replaced by what `serde_json::Value` cannot hold.
+fn spliced(text: Vec<u8>) -> Vec<u8> {
+    String::from_utf8(text)
+        .unwrap()
+        .replace(&format!("\"{BIG_NUMBER}\""), "1e400")
+        .replace(LONE_SURROGATE, "\\ud800")
+        .into_bytes()
 }
 
 #[derive(Clone)]
@@ -193,6 +211,7 @@ fn parse_errors_name_the_field_a_path_tracking_parser_names() {
                 serde_json::to_vec(&c).unwrap(),
                 serde_json::to_vec_pretty(&c).unwrap(),
             ] {
+                let text = spliced(text);
                 let Some(expected) = reference_for(*module, &text) else {
                     continue;
                 };
