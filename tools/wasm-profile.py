@@ -63,7 +63,7 @@ def profile(row: bench.Row, perf_data: Path) -> dict:
     for line in report.splitlines():
         fields = line.split()
         if len(fields) >= 2 and fields[0].endswith("%"):
-            dso = "[JIT]" if fields[1] == "[JIT]" else fields[1]
+            dso = fields[1]  # `[JIT] tid N` splits: its first field names it
             where[dso] = where.get(dso, 0.0) + float(fields[0].rstrip("%")) * per_request / 100
     return {"per_request": per_request, "where": where}
 

@@ -1,8 +1,9 @@
 //! How many host calls of each kind one benchmark request makes, per
-//! benchmark configuration (tools/bench-configs): each host call costs
-//! 0.06 to 0.9 µs in Envoy's V8, so a change that adds one shows up here,
-//! in `make test`, and not only in the next `make bench`. The counts are
-//! in tools/bench-configs/host-calls.json, which the bench prices.
+//! benchmark configuration (tools/bench-configs): a host call made in a
+//! request costs several µs on the benchmark machine (the bench's `floor-`
+//! rows), so a change that adds one shows up here, in `make test`, and not
+//! only in the next `make bench`. The counts are in
+//! tools/bench-configs/host-calls.json, which the `floor-` rows make.
 
 // A test: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::panic)]

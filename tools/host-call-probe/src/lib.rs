@@ -45,7 +45,7 @@ enum Kind {
     Headers,
     /// Set a request header.
     SetHeader,
-    /// Remove a request header (one the request does not have).
+    /// Remove a request header.
     RemoveHeader,
     /// Ask Envoy to pick the route again.
     ClearRouteCache,
@@ -53,7 +53,8 @@ enum Kind {
     IncrementMetric,
     /// Record a histogram sample.
     RecordMetric,
-    /// Read a property (`xds.route_name`, as metrics reads it).
+    /// Read a property (the response code, route and cluster in turn, as
+    /// metrics reads them).
     Property,
     /// Read the clock.
     Now,
@@ -81,6 +82,9 @@ struct Plan {
     counter: u32,
     #[serde(skip)]
     histogram: u32,
+    /// Counts the calls that failed (the bench checks it stays at 0).
+    #[serde(skip)]
+    failed: u32,
 }
 
 /// The root context: reads the configuration and defines the metrics.
@@ -103,10 +107,12 @@ impl RootContext for ProbeRoot {
         };
         let counter = hostcalls::define_metric(MetricType::Counter, "probe_counter");
         let histogram = hostcalls::define_metric(MetricType::Histogram, "probe_histogram");
-        match (counter, histogram) {
-            (Ok(counter), Ok(histogram)) => {
+        let failed = hostcalls::define_metric(MetricType::Counter, "probe_failed_calls");
+        match (counter, histogram, failed) {
+            (Ok(counter), Ok(histogram), Ok(failed)) => {
                 plan.counter = counter;
                 plan.histogram = histogram;
+                plan.failed = failed;
                 self.plan = Some(Rc::new(plan));
                 true
             }
@@ -151,26 +157,56 @@ impl HttpContext for ProbeHttp {
 fn make(plan: &Plan, calls: &Calls) {
     for (&kind, &n) in calls {
         for i in 0..n {
-            // A failed call is still a call made: the probe measures calls.
-            let _ = call(plan, kind, i);
+            if call(plan, kind, i).is_err() {
+                let _ = hostcalls::increment_metric(plan.failed, 1);
+            }
         }
     }
 }
 
-/// Makes the `i`th call of a kind, as meshwasm's adapter makes it.
+/// Headers the probe sets, one per set call of a phase (the chain sets two
+/// different headers).
+const SET: [&str; 4] = ["x-probe-0", "x-probe-1", "x-probe-2", "x-probe-3"];
+/// Properties the probe reads in turn: those metrics reads at the end.
+const PROPERTIES: [[&str; 2]; 3] = [
+    ["response", "code"],
+    ["xds", "route_name"],
+    ["xds", "cluster_name"],
+];
+
+/// Makes the `i`th call of a kind in a phase, as meshwasm's adapter makes it.
 fn call(plan: &Plan, kind: Kind, i: u32) -> Result<(), Status> {
     const HEADERS: MapType = MapType::HttpRequestHeaders;
+    let nth = usize::try_from(i).unwrap_or(usize::MAX);
     match kind {
         Kind::Header => drop(hostcalls::get_map_value_bytes(HEADERS, "x-tenant")?),
         Kind::Headers => drop(hostcalls::get_map_bytes(HEADERS)?),
-        Kind::SetHeader => hostcalls::set_map_value(HEADERS, "x-probe", Some("1"))?,
-        Kind::RemoveHeader => hostcalls::set_map_value(HEADERS, "x-probe-absent", None)?,
+        Kind::SetHeader => {
+            let name = SET.get(nth % SET.len()).copied().unwrap_or("x-probe");
+            hostcalls::set_map_value(HEADERS, name, Some("1"))?;
+        }
+        // First the API key the bench request carries (auth removes it),
+        // then headers it does not have.
+        Kind::RemoveHeader => {
+            let name = if i == 0 {
+                "x-api-key"
+            } else {
+                "x-probe-absent"
+            };
+            hostcalls::set_map_value(HEADERS, name, None)?;
+        }
         Kind::ClearRouteCache => {
             drop(hostcalls::call_foreign_function("clear_route_cache", None)?);
         }
         Kind::IncrementMetric => hostcalls::increment_metric(plan.counter, 1)?,
         Kind::RecordMetric => hostcalls::record_metric(plan.histogram, u64::from(i))?,
-        Kind::Property => drop(hostcalls::get_property(vec!["xds", "route_name"])?),
+        Kind::Property => {
+            let path = PROPERTIES
+                .get(nth % PROPERTIES.len())
+                .copied()
+                .unwrap_or_default();
+            drop(hostcalls::get_property(path.to_vec())?);
+        }
         Kind::Now => drop(hostcalls::get_current_time()?),
         Kind::SharedGet => drop(hostcalls::get_shared_data("probe")?),
         Kind::SharedSet => hostcalls::set_shared_data("probe", Some(b"1"), None)?,
