@@ -121,6 +121,11 @@ NATIVE_FACTOR = 1.5
 # (counted by filters/chain/tests/host_calls.rs); the `floor-<row>` rows make
 # them with no filter around them (tools/host-call-probe).
 HOST_CALLS = json.loads((ROOT / "tools/bench-configs/host-calls.json").read_text())
+
+
+def host_call_count(row: str) -> int:
+    """How many host calls one request of `row` makes, in all phases."""
+    return sum(sum(phase.values()) for phase in HOST_CALLS[row].values())
 # Labelled counter updates per request in the `metric-updates-dm` row: the
 # slope against `empty-dm` is what one costs in Envoy's dynamic-module ABI.
 PROBE_UPDATES = 10
@@ -633,7 +638,7 @@ def rows() -> list:
     out += [
         Row(
             f"floor-{row}",
-            f"the host calls one `{row}` request makes ({sum(sum(p.values()) for p in calls.values())}), "
+            f"the host calls one `{row}` request makes ({host_call_count(row)}), "
             "made by a probe doing nothing else",
             [wasm("probe", "host_call_probe", calls)],
             load,
@@ -1303,7 +1308,7 @@ def host_call_floors(summary: dict) -> list:
                 "row": row,
                 "added_cpu_us": summary[row]["added_cpu_us"],
                 "empty_wasm_us": empty,
-                "host_calls": sum(sum(p.values()) for p in HOST_CALLS[row].values()),
+                "host_calls": host_call_count(row),
                 "floor_us": floor,
                 "target_us": bound(empty),
             }
@@ -1743,23 +1748,38 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def judge_report(report: dict) -> None:
+    """Fills in everything a report derives from its measurements: the
+    memory rows' medians and parts (from their samples), the targets, the
+    floors and the comparisons. The timed rows' medians are already in it."""
+    summary = {name: row["median"] for name, row in report["rows"].items()}
+    memory_samples = {name: row["samples"] for name, row in report["memory"]["rows"].items()}
+    memory = summarize_memory(memory_samples)
+    report["memory"]["rows"] = {name: dict(memory[name], samples=memory_samples[name]) for name in memory_samples}
+    report["memory"]["target"] = memory_target(memory)
+    report["targets"] = targets(summary)
+    report["size_targets"] = size_targets(report["module_sizes"])
+    report["native_comparisons"] = native_comparisons(summary)
+    report["native_floor"] = native_floor(summary)
+    report["host_call_floors"] = host_call_floors(summary)
+
+
+def write_report(output: Path, report: dict) -> str:
+    """Writes OUTPUT.json and OUTPUT.md; returns the page."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    text = markdown(report)
+    Path(f"{output}.json").write_text(json.dumps(report, indent=1) + "\n")
+    Path(f"{output}.md").write_text(text)
+    return text
+
+
 def render(args: argparse.Namespace) -> None:
     """OUTPUT.md again from OUTPUT.json: the samples as measured, everything
     derived from them (targets, floors, memory parts) computed anew."""
     output = ROOT / args.output
     report = json.loads(Path(f"{output}.json").read_text())
-    summary = {name: row["median"] for name, row in report["rows"].items()}
-    memory_samples = {name: row["samples"] for name, row in report["memory"]["rows"].items()}
-    memory = summarize_memory(memory_samples)
-    report["memory"]["rows"] = {name: dict(memory[name], samples=memory_samples[name]) for name in memory_samples}
-    report["targets"] = targets(summary)
-    report["size_targets"] = size_targets(report["module_sizes"])
-    report["memory"]["target"] = memory_target(memory)
-    report["native_comparisons"] = native_comparisons(summary)
-    report["native_floor"] = native_floor(summary)
-    report["host_call_floors"] = host_call_floors(summary)
-    Path(f"{output}.json").write_text(json.dumps(report, indent=1) + "\n")
-    Path(f"{output}.md").write_text(markdown(report))
+    judge_report(report)
+    write_report(output, report)
     print(f"wrote {args.output}.md from {args.output}.json")
 
 
@@ -1826,7 +1846,6 @@ def main() -> None:
             )
 
     summary = summarize(samples)
-    memory = summarize_memory(memory_samples)
     all_samples = [x for row_samples in samples.values() for x in row_samples]
     report = {
         "command": command_line(args),
@@ -1858,9 +1877,7 @@ def main() -> None:
                 "seconds": MEMORY_SECONDS,
                 "connections": max(args.connections, MEMORY_MIN_CONNECTIONS),
             },
-            "rows": {
-                name: dict(memory[name], samples=memory_samples[name]) for name in memory_samples
-            },
+            "rows": {name: {"samples": memory_samples[name]} for name in memory_samples},
         },
         "load": {
             "busy_other_pct_over": BUSY_OTHER_PCT,
@@ -1871,17 +1888,8 @@ def main() -> None:
             "max_steal_pct": max(x["steal_pct"] for x in all_samples),
         },
     }
-    report["targets"] = targets(summary)
-    report["size_targets"] = size_targets(report["module_sizes"])
-    report["memory"]["target"] = memory_target(memory)
-    report["native_comparisons"] = native_comparisons(summary)
-    report["native_floor"] = native_floor(summary)
-    report["host_call_floors"] = host_call_floors(summary)
-    output = ROOT / args.output
-    output.parent.mkdir(parents=True, exist_ok=True)
-    text = markdown(report)
-    Path(f"{output}.json").write_text(json.dumps(report, indent=1) + "\n")
-    Path(f"{output}.md").write_text(text)
+    judge_report(report)
+    text = write_report(ROOT / args.output, report)
     print(text.split("## Method")[0])
     print(f"wrote {args.output}.md and {args.output}.json")
 
