@@ -11,38 +11,21 @@
 // Helpers outside #[test] functions may fail a test by panicking.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
-use meshwasm_check::find::in_text;
 use meshwasm_check::Module;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use shipped::root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod shipped;
 
-/// Every configuration the repository ships for a module, with its module.
+/// Every configuration the repository ships for a module, with its module:
+/// the Envoy and Istio configs' and the bench's.
 fn shipped() -> Vec<(Module, Value)> {
-    let mut found = Vec::new();
-    for dir in [
-        "envoy-config",
-        "envoy-config/ecds/filters",
-        "envoy-config/istio",
-        "envoy-config/native",
-    ] {
-        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "yaml") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for f in in_text(&text).unwrap().found {
-                if !f.json.is_empty() {
-                    found.push((f.module, serde_json::from_slice(&f.json).unwrap()));
-                }
-            }
-        }
-    }
+    let mut found: Vec<(Module, Value)> = shipped::configurations()
+        .into_iter()
+        .filter(|(_, f)| !f.json.is_empty())
+        .map(|(_, f)| (f.module, serde_json::from_slice(&f.json).unwrap()))
+        .collect();
     for entry in std::fs::read_dir(root().join("tools/bench-configs")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();

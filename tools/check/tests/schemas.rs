@@ -6,14 +6,11 @@
 // Helpers outside #[test] functions may fail a test by panicking.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
-use meshwasm_check::find::in_text;
 use meshwasm_check::{check_config, Module, Outcome};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use shipped::root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod shipped;
 
 fn validator(module: Module) -> jsonschema::Validator {
     let path = root().join(format!("schemas/{module}.schema.json"));
@@ -21,44 +18,26 @@ fn validator(module: Module) -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap()
 }
 
-fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    std::fs::read_dir(root().join(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect()
-}
-
 #[test]
 fn every_shipped_configuration_passes_its_schema() {
     let mut checked = 0;
-    for dir in [
-        "envoy-config",
-        "envoy-config/ecds/filters",
-        "envoy-config/istio",
-        "envoy-config/native",
-    ] {
-        for path in yaml_files(dir) {
-            let text = std::fs::read_to_string(&path).unwrap();
-            for found in in_text(&text).unwrap().found {
-                let json: Value = if found.json.is_empty() {
-                    Value::Object(Default::default())
-                } else {
-                    serde_json::from_slice(&found.json).unwrap()
-                };
-                let errors: Vec<String> = validator(found.module)
-                    .iter_errors(&json)
-                    .map(|e| format!("{} at {}", e, e.instance_path()))
-                    .collect();
-                assert!(
-                    errors.is_empty(),
-                    "{}: {}: {errors:?}",
-                    path.display(),
-                    found.place
-                );
-                checked += 1;
-            }
-        }
+    for (path, found) in shipped::configurations() {
+        let json: Value = if found.json.is_empty() {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(&found.json).unwrap()
+        };
+        let errors: Vec<String> = validator(found.module)
+            .iter_errors(&json)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}: {}: {errors:?}",
+            path.display(),
+            found.place
+        );
+        checked += 1;
     }
     assert!(checked >= 15, "only {checked} configurations found");
 }
