@@ -886,6 +886,12 @@ class Envoy:
             time.sleep(0.05)
         raise self.fail(f"not ready after {READY_TIMEOUT_S} s")
 
+    def served(self) -> int:
+        """Requests the bench listener has answered so far (Envoy's own count)."""
+        stats = http_get(self.admin_port, "/stats?filter=^http.bench.downstream_rq_completed$")[1]
+        match = re.search(r"downstream_rq_completed: (\d+)", stats)
+        return int(match.group(1)) if match else 0
+
     def counter(self, substring: str) -> int:
         """The sum of the counters whose name contains `substring`."""
         text = http_get(self.admin_port, "/stats?type=Counters")[1]
@@ -921,6 +927,33 @@ class Envoy:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise self.fail("no VmRSS")
+
+
+def perf_sample(row: Row, perf_options: list, data: Path, seconds: int) -> float:
+    """Runs the row's Envoy under load as a timed sample does (one worker,
+    pinned, checked, warmed), records it with `perf record PERF_OPTIONS`
+    into `data` for `seconds`, and returns Envoy's CPU µs per request while
+    it was recorded (`perf` slows Envoy down: compare rows recorded alike).
+    For tools/native-profile.py and tools/wasm-profile.py."""
+    envoy_cpu, wrk_cpu = cpus()
+    with Envoy(row, envoy_cpu) as envoy:
+        check(row, envoy)
+        wrk(envoy.port, row.headers, 1, 16, wrk_cpu)
+        load = subprocess.Popen(
+            wrk_command(envoy.port, row.headers, seconds + 2, 16, wrk_cpu), stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(1)
+        cpu_before, served_before = envoy.cpu_seconds(), envoy.served()
+        subprocess.run(
+            ["perf", "record", "-q", *perf_options, "-o", str(data), "-p", str(envoy.process.pid)]
+            + ["--", "sleep", str(seconds)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        cpu, requests = envoy.cpu_seconds() - cpu_before, envoy.served() - served_before
+        load.communicate()
+    return cpu / max(requests, 1) * 1e6
 
 
 def check(row: Row, envoy: Envoy) -> None:

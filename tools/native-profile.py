@@ -30,7 +30,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,43 +117,14 @@ def main() -> None:
     if row_name not in rows or not row_name.endswith("-dm"):
         sys.exit(f"tools/native-profile.py: ROW must be one of {sorted(n for n in rows if n.endswith('-dm'))}")
     row = rows[row_name]
-    envoy_cpu, wrk_cpu = bench.cpus()
     data = PROFILE_DIR / f"{row_name}.perf.data"
-    with bench.Envoy(row, envoy_cpu) as envoy:
-        bench.check(row, envoy)
-        bench.wrk(envoy.port, row.headers, 1, 16, wrk_cpu)
-        load = subprocess.Popen(
-            bench.wrk_command(envoy.port, row.headers, seconds + 2, 16, wrk_cpu),
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(1)
-        cpu_before = envoy.cpu_seconds()
-        served_before = served(envoy)
-        subprocess.run(
-            ["perf", "record", "-q", "-F", "1000", "--call-graph", "dwarf,16384", "-o", str(data)]
-            + ["-p", str(envoy.process.pid), "--", "sleep", str(seconds)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        cpu = envoy.cpu_seconds() - cpu_before
-        requests = served(envoy) - served_before
-        load.communicate()
-        script = subprocess.run(
-            ["perf", "script", "--no-inline", "-i", str(data)], capture_output=True, text=True, check=True
-        ).stdout
+    us_per_request = bench.perf_sample(row, ["-F", "1000", "--call-graph", "dwarf,16384"], data, seconds)
+    script = subprocess.run(
+        ["perf", "script", "--no-inline", "-i", str(data)], capture_output=True, text=True, check=True
+    ).stdout
     samples = list(stacks(script))
-    us_per_request = cpu / max(requests, 1) * 1e6
     print(f"{row_name}: {row.what}")
     print(report(samples, us_per_request / max(len(samples), 1)))
-
-
-def served(envoy: "bench.Envoy") -> int:
-    """Requests the row's listener has answered so far (Envoy's own count)."""
-    stats = bench.http_get(envoy.admin_port, "/stats?filter=^http.bench.downstream_rq_completed$")[1]
-    match = re.search(r"downstream_rq_completed: (\d+)", stats)
-    return int(match.group(1)) if match else 0
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,25 +32,7 @@ SECONDS_SAMPLED = int(os.environ.get("SECONDS_SAMPLED", "4"))
 
 def profile(row: bench.Row, perf_data: Path) -> dict:
     """CPU µs per request while sampled, in all and by where it was spent."""
-    envoy_cpu, wrk_cpu = bench.cpus()
-    with bench.Envoy(row, envoy_cpu) as envoy:
-        bench.check(row, envoy)
-        bench.wrk(envoy.port, row.headers, 1, 16, wrk_cpu)  # warm-up
-        load = threading.Thread(
-            target=bench.wrk, args=(envoy.port, row.headers, SECONDS_SAMPLED + 2, 16, wrk_cpu)
-        )
-        load.start()
-        time.sleep(1)
-        cpu, served = envoy.cpu_seconds(), envoy.counter("downstream_rq_total")
-        subprocess.run(
-            ["perf", "record", "-q", "-F", "4000", "-p", str(envoy.process.pid), "-o", str(perf_data)]
-            + ["--", "sleep", str(SECONDS_SAMPLED)],
-            check=True,
-            stderr=subprocess.DEVNULL,
-        )
-        cpu, served = envoy.cpu_seconds() - cpu, envoy.counter("downstream_rq_total") - served
-        load.join()
-    per_request = cpu / max(served, 1) * 1e6
+    per_request = bench.perf_sample(row, ["-F", "4000"], perf_data, SECONDS_SAMPLED)
     report = subprocess.run(
         ["perf", "report", "-i", str(perf_data), "--sort", "dso", "--stdio", "-q"],
         capture_output=True,
@@ -70,6 +50,7 @@ def profile(row: bench.Row, perf_data: Path) -> dict:
 
 def main() -> None:
     names = sys.argv[1:] or ["chain-1-module", "floor-chain-1-module"]
+    bench.ensure_wrk()
     rows = {row.name: row for row in bench.rows()}
     unknown = [n for n in names if n not in rows]
     if unknown:
