@@ -70,20 +70,23 @@ type Calls = BTreeMap<Kind, u32>;
 /// The configuration: the calls of each phase.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Plan {
+struct Config {
     #[serde(default)]
     request: Calls,
     #[serde(default)]
     response: Calls,
     #[serde(default)]
     log: Calls,
-    /// The metrics the calls update, defined at configuration.
-    #[serde(skip)]
+}
+
+/// What each request does: the configured calls, and the metrics they
+/// update, defined at configuration.
+#[derive(Debug)]
+struct Plan {
+    calls: Config,
     counter: u32,
-    #[serde(skip)]
     histogram: u32,
     /// Counts the calls that failed (the bench checks it stays at 0).
-    #[serde(skip)]
     failed: u32,
 }
 
@@ -98,8 +101,8 @@ impl Context for ProbeRoot {}
 impl RootContext for ProbeRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
-        let mut plan: Plan = match serde_json::from_slice(&bytes) {
-            Ok(plan) => plan,
+        let calls: Config = match serde_json::from_slice(&bytes) {
+            Ok(calls) => calls,
             Err(err) => {
                 log::error!("host-call probe: bad configuration: {err}");
                 return false;
@@ -110,10 +113,12 @@ impl RootContext for ProbeRoot {
         let failed = hostcalls::define_metric(MetricType::Counter, "probe_failed_calls");
         match (counter, histogram, failed) {
             (Ok(counter), Ok(histogram), Ok(failed)) => {
-                plan.counter = counter;
-                plan.histogram = histogram;
-                plan.failed = failed;
-                self.plan = Some(Rc::new(plan));
+                self.plan = Some(Rc::new(Plan {
+                    calls,
+                    counter,
+                    histogram,
+                    failed,
+                }));
                 true
             }
             _ => false,
@@ -139,17 +144,17 @@ impl Context for ProbeHttp {}
 
 impl HttpContext for ProbeHttp {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        make(&self.plan, &self.plan.request);
+        make(&self.plan, &self.plan.calls.request);
         Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        make(&self.plan, &self.plan.response);
+        make(&self.plan, &self.plan.calls.response);
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        make(&self.plan, &self.plan.log);
+        make(&self.plan, &self.plan.calls.log);
     }
 }
 
